@@ -1,0 +1,1 @@
+"""One module per deployed HTTP function; each parses, calls one operation and answers JSON."""

@@ -1,0 +1,33 @@
+"""POST a batch of drivers' daily targets: a bare JSON array or {"drivers": [...]}."""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from shared import targets
+from shared.db import get_engine
+from shared.errors import InvalidInput, PayloadTooLarge
+from shared.http import Reply, endpoint, parse, read_json
+from shared.models import MAX_TARGET_BATCH, SetTargetsRequest
+from shared.settings import get_settings
+
+
+@functions_framework.http
+@endpoint("POST")
+def set_targets(request: flask.Request) -> Reply:
+    body = read_json(request)
+    if isinstance(body, list):
+        body = {"drivers": body}
+    if not isinstance(body, dict):
+        raise InvalidInput('send a JSON array of drivers or {"drivers": [...]}', field="drivers")
+    drivers = body.get("drivers")
+    if isinstance(drivers, list) and len(drivers) > MAX_TARGET_BATCH:
+        raise PayloadTooLarge(
+            f"{len(drivers)} drivers in one call; at most {MAX_TARGET_BATCH}",
+            code="batch_too_large",
+            field="drivers",
+        )
+    batch = parse(SetTargetsRequest, body)
+    count = targets.set_targets(get_engine(), batch.drivers, timezone=get_settings().fleet_timezone)
+    return {"count": count}

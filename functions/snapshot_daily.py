@@ -1,0 +1,47 @@
+"""POST by Cloud Scheduler: close one business day into history and start the next.
+
+The day is the body's "date", else the day before X-CloudScheduler-ScheduleTime (else now) in
+FLEET_TIMEZONE, so a retried delivery of the same scheduled run names the same day and finds it
+already done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import flask
+import functions_framework
+
+from shared import snapshot
+from shared.db import get_engine
+from shared.errors import InvalidInput
+from shared.http import Reply, endpoint, parse, read_json
+from shared.models import SnapshotRequest
+from shared.settings import get_settings
+
+SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
+
+
+def _schedule_time(request: flask.Request) -> dt.datetime | None:
+    raw = request.headers.get(SCHEDULE_TIME_HEADER)
+    if not raw:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{SCHEDULE_TIME_HEADER} is not an RFC 3339 time", field=SCHEDULE_TIME_HEADER
+        ) from exc
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{SCHEDULE_TIME_HEADER} needs a UTC offset", field=SCHEDULE_TIME_HEADER)
+    return moment
+
+
+@functions_framework.http
+@endpoint("POST")
+def snapshot_daily(request: flask.Request) -> Reply:
+    body = read_json(request, allow_empty=True)
+    command = parse(SnapshotRequest, body or {})
+    timezone = get_settings().fleet_timezone
+    date = command.date or snapshot.default_date(_schedule_time(request), timezone)
+    return snapshot.snapshot_day(get_engine(), date=date, reset=command.reset, timezone=timezone)

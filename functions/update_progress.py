@@ -1,0 +1,44 @@
+"""POST one progress event, or {"events": [...]} applied all or nothing."""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from shared import progress
+from shared.db import get_engine
+from shared.errors import InvalidInput, PayloadTooLarge
+from shared.http import Reply, endpoint, parse, read_json
+from shared.models import MAX_EVENT_BATCH, ProgressBatch, ProgressEvent
+from shared.settings import get_settings
+
+
+@functions_framework.http
+@endpoint("POST")
+def update_progress(request: flask.Request) -> Reply:
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidInput('send a JSON object: one event, or {"events": [...]}')
+    settings = get_settings()
+    if "events" in body:
+        events = body["events"]
+        if isinstance(events, list) and len(events) > MAX_EVENT_BATCH:
+            raise PayloadTooLarge(
+                f"{len(events)} events in one call; at most {MAX_EVENT_BATCH}",
+                code="batch_too_large",
+                field="events",
+            )
+        batch = parse(ProgressBatch, body)
+        results = progress.record_progress(
+            get_engine(),
+            batch.events,
+            timezone=settings.fleet_timezone,
+            late_days=settings.late_event_days,
+            batch_field="events",
+        )
+        return {"count": len(results), "results": results}
+    event = parse(ProgressEvent, body)
+    (result,) = progress.record_progress(
+        get_engine(), [event], timezone=settings.fleet_timezone, late_days=settings.late_event_days
+    )
+    return result

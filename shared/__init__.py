@@ -1,0 +1,1 @@
+"""Fleet Targets' common package: settings, engine, migrations, operations and their SQL."""

@@ -1,0 +1,128 @@
+"""`fleet`: the ops commands, over the same shared operations the functions use.
+
+    fleet serve                      the local stack (what `make run` runs)
+    fleet migrate [--status]         apply pending migrations, or list them
+    fleet snapshot --date D [--no-reset]   close a business day by hand (catch-up)
+
+Without DATABASE_URL, INSTANCE_CONNECTION_NAME or DB_HOST in the environment, the commands use
+the embedded PostgreSQL kept in FLEET_DATA_DIR (default .fleet/).
+Exit codes: 0 done, 1 the database failed or refused, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from shared import db, errors, migrate, snapshot
+from shared.settings import get_settings
+
+_DATABASE_VARIABLES = ("DATABASE_URL", "INSTANCE_CONNECTION_NAME", "DB_HOST")
+
+
+def _use_local_database_unless_configured() -> None:
+    if any(os.environ.get(name) for name in _DATABASE_VARIABLES):
+        return
+    from shared.local import start_embedded_postgres
+
+    data_dir = Path(os.environ.get("FLEET_DATA_DIR", ".fleet"))
+    os.environ["DATABASE_URL"] = start_embedded_postgres(data_dir)
+    get_settings.cache_clear()
+
+
+def _engine_without_auto_migration() -> db.EngineBundle:
+    return db.build_engine(get_settings())
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    bundle = _engine_without_auto_migration()
+    try:
+        with db.translated_errors():
+            if args.status:
+                for name, state in migrate.status(bundle.engine):
+                    print(f"{name}: {state}")
+                return 0
+            applied = migrate.migrate(bundle.engine)
+    finally:
+        bundle.close()
+    print("applied: " + ", ".join(applied) if applied else "nothing to apply: schema is current")
+    return 0
+
+
+def _cmd_snapshot(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    result = snapshot.snapshot_day(
+        db.get_engine(), date=args.date, reset=args.reset, timezone=settings.fleet_timezone
+    )
+    print(json.dumps(result, default=str))
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from shared.local import build_app, serve
+
+    bundle = _engine_without_auto_migration()
+    try:
+        with db.translated_errors():
+            applied = migrate.migrate(bundle.engine)
+    finally:
+        bundle.close()
+    print("migrations applied: " + (", ".join(applied) or "none pending"), flush=True)
+    print(f"serving every function on http://{args.host}:{args.port}/<function_name>", flush=True)
+    serve(build_app(), host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fleet", description="Fleet Targets operations")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    migrate_cmd = commands.add_parser("migrate", help="apply pending migrations")
+    migrate_cmd.add_argument("--status", action="store_true", help="list migrations, apply none")
+    migrate_cmd.set_defaults(run=_cmd_migrate)
+
+    snapshot_cmd = commands.add_parser("snapshot", help="close one business day into history")
+    snapshot_cmd.add_argument("--date", type=_date, required=True, help="business date YYYY-MM-DD")
+    snapshot_cmd.add_argument(
+        "--no-reset", dest="reset", action="store_false", help="keep drivers' statuses"
+    )
+    snapshot_cmd.set_defaults(run=_cmd_snapshot)
+
+    serve_cmd = commands.add_parser("serve", help="the local stack: every function on one port")
+    serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    serve_cmd.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "8")))
+    serve_cmd.set_defaults(run=_cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        _use_local_database_unless_configured()
+        code: int = args.run(args)
+        return code
+    except errors.InvalidInput as exc:
+        print(f"fleet: {exc.message}", file=sys.stderr)
+        return 2
+    except (errors.FleetError, migrate.MigrationError) as exc:
+        print(f"fleet: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close_engine()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""The engine: one per process, built on first use, and the one place driver errors are translated.
+
+In the cloud (INSTANCE_CONNECTION_NAME set) connections come from the Cloud SQL Python Connector
+with pg8000; locally from DATABASE_URL or the DB_HOST/DB_PORT/... variables. Either way SQLAlchemy
+gets a `creator`, so pooling, pre-ping and the per-connection setup are the same on both paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import pg8000.dbapi
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from shared import errors
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class ConnectorLike(Protocol):
+    def connect(self, instance_connection_string: str, driver: str, **kwargs: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+ConnectorFactory = Callable[..., ConnectorLike]
+
+
+def _default_connector_factory(**kwargs: Any) -> ConnectorLike:
+    # Imported here: the connector pulls in google-auth and aiohttp, which local runs never need
+    # and which would otherwise add to every cold start's import time.
+    from google.cloud.sql.connector import Connector
+
+    connector: ConnectorLike = Connector(**kwargs)
+    return connector
+
+
+def pg8000_params_from_url(url: str) -> dict[str, Any]:
+    """pg8000 keyword arguments for a libpq-style URL (a `?host=/dir` names a Unix socket dir)."""
+    parsed = make_url(url)
+    params: dict[str, Any] = {
+        "user": parsed.username or "postgres",
+        "database": parsed.database or "postgres",
+    }
+    if parsed.password:
+        params["password"] = parsed.password
+    socket_dir = parsed.query.get("host")
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+        params["unix_sock"] = f"{socket_dir}/.s.PGSQL.{parsed.port or 5432}"
+    else:
+        params["host"] = parsed.host or "localhost"
+        params["port"] = parsed.port or 5432
+    if parsed.query.get("sslmode") in {"require", "verify-ca", "verify-full"}:
+        params["ssl_context"] = ssl.create_default_context()
+    return params
+
+
+def _local_params(settings: Settings) -> dict[str, Any]:
+    if settings.database_url is not None:
+        return pg8000_params_from_url(settings.database_url.get_secret_value())
+    params: dict[str, Any] = {
+        "host": settings.db_host,
+        "port": settings.db_port,
+        "database": settings.db_name,
+        "user": settings.db_user,
+    }
+    if settings.db_password is not None:
+        params["password"] = settings.db_password.get_secret_value()
+    if settings.db_ssl:
+        # Verified TLS: the earlier service turned verification off (rejectUnauthorized: false).
+        params["ssl_context"] = ssl.create_default_context()
+    return params
+
+
+class EngineBundle:
+    """An engine and the connector that feeds it (None locally), closed together."""
+
+    def __init__(self, engine: Engine, connector: ConnectorLike | None) -> None:
+        self.engine = engine
+        self.connector = connector
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.connector is not None:
+            self.connector.close()
+
+
+def build_engine(
+    settings: Settings, connector_factory: ConnectorFactory = _default_connector_factory
+) -> EngineBundle:
+    connector: ConnectorLike | None = None
+    creator: Callable[[], Any]
+    if settings.instance_connection_name:
+        connector = connector_factory(
+            ip_type=settings.db_ip_type,
+            enable_iam_auth=settings.db_iam_auth,
+            # Background refresh stalls when Cloud Functions throttle the CPU between requests.
+            refresh_strategy="lazy",
+        )
+        connect_kwargs: dict[str, Any] = {"user": settings.db_user, "db": settings.db_name}
+        if not settings.db_iam_auth and settings.db_pass is not None:
+            connect_kwargs["password"] = settings.db_pass.get_secret_value()
+        instance = settings.instance_connection_name
+        bound_connector = connector
+
+        def creator() -> Any:
+            return bound_connector.connect(instance, "pg8000", **connect_kwargs)
+
+    else:
+        params = _local_params(settings)
+
+        def creator() -> Any:
+            return pg8000.dbapi.connect(**params)
+
+    engine = sa.create_engine(
+        "postgresql+pg8000://",
+        creator=creator,
+        # A handful per instance: functions-framework serves a few threads per instance, and
+        # max instances x (pool_size + max_overflow) must fit the server's max_connections.
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_recycle=settings.db_pool_recycle,
+        # A connection killed while idle (restart, failover, idle limits) is replaced, not used.
+        pool_pre_ping=True,
+    )
+    _set_session_defaults(engine, settings)
+    return EngineBundle(engine, connector)
+
+
+def _set_session_defaults(engine: Engine, settings: Settings) -> None:
+    # On the connector path pg8000's own timeout does not apply (the connector opens the socket),
+    # so the bound on a stuck statement is set server-side.
+    timeout_ms = settings.db_statement_timeout_ms
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT set_config('statement_timeout', %s, false)", (str(timeout_ms),))
+        cursor.close()
+        dbapi_connection.commit()
+
+
+_lock = threading.Lock()
+_bundle: EngineBundle | None = None
+
+
+def get_engine() -> Engine:
+    """The process's engine; the first call builds it and applies pending migrations."""
+    global _bundle
+    if _bundle is None:
+        with _lock:
+            if _bundle is None:
+                settings = get_settings()
+                bundle = build_engine(settings)
+                if settings.migrate_on_start:
+                    from shared.migrate import migrate
+
+                    try:
+                        with translated_errors():
+                            migrate(bundle.engine)
+                    except BaseException:
+                        bundle.close()
+                        raise
+                _bundle = bundle
+    return _bundle.engine
+
+
+def close_engine() -> None:
+    """Closes the pool and the connector (shutdown, or tests switching databases)."""
+    global _bundle
+    with _lock:
+        if _bundle is not None:
+            _bundle.close()
+            _bundle = None
+
+
+def sqlstate(exc: DBAPIError) -> str | None:
+    """The server's SQLSTATE; pg8000 raises one DatabaseError class for every server error."""
+    args = getattr(exc.orig, "args", ())
+    if args and isinstance(args[0], dict):
+        code = args[0].get("C")
+        return code if isinstance(code, str) else None
+    return None
+
+
+def server_detail(exc: DBAPIError, field: str) -> str | None:
+    args = getattr(exc.orig, "args", ())
+    if args and isinstance(args[0], dict):
+        value = args[0].get(field)
+        return value if isinstance(value, str) else None
+    return None
+
+
+_UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "53300", "57014", "40001", "40P01"}
+
+# Errors our own SQL raises on purpose (see migrations/), by SQLSTATE.
+_APP_ERRORS: dict[str, tuple[type[errors.FleetError], str, str | None]] = {
+    "FTNDR": (errors.NotFound, "driver_not_found", "driver_id"),
+    "FTEID": (errors.Conflict, "event_id_reused", "event_id"),
+    "FTNSD": (errors.Conflict, "no_such_day", "occurred_at"),
+}
+
+# CHECK constraints that guard running totals: breaking one means a correction went below zero.
+_NONNEGATIVE_FIELDS = {
+    "current_deliveries_nonnegative": "deliveries",
+    "deliveries_completed_nonnegative": "deliveries",
+    "current_revenue_nonnegative": "revenue",
+    "revenue_generated_nonnegative": "revenue",
+}
+
+
+def translate(exc: SQLAlchemyError) -> errors.FleetError | None:
+    """The service error a driver failure stands for, or None when it is a bug."""
+    if isinstance(exc, PoolTimeoutError):
+        return errors.DatabaseUnavailable("no database connection became free in time")
+    if not isinstance(exc, DBAPIError):
+        return None
+    state = sqlstate(exc)
+    if state in _APP_ERRORS:
+        error_type, code, field = _APP_ERRORS[state]
+        return error_type(server_detail(exc, "M") or code, code=code, field=field)
+    constraint = server_detail(exc, "n")
+    if state == "23514" and constraint in _NONNEGATIVE_FIELDS:
+        field = _NONNEGATIVE_FIELDS[constraint]
+        return errors.Conflict(
+            f"this correction would take the day's {field} below zero; nothing was changed",
+            code="negative_total",
+            field=field,
+        )
+    if (
+        exc.connection_invalidated
+        or isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
+        or (state is not None and (state.startswith("08") or state in _UNAVAILABLE_STATES))
+    ):
+        return errors.DatabaseUnavailable("the database is unavailable; retry shortly")
+    return None
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Driver errors inside leave as service errors (unchanged when they are a bug)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        translated = translate(exc)
+        if translated is None:
+            raise
+        if isinstance(translated, errors.DatabaseUnavailable):
+            cause = exc.orig if isinstance(exc, DBAPIError) else exc
+            log.warning("database unavailable: %s", type(cause).__name__)
+        raise translated from exc
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction, committed when the block ends without error."""
+    with translated_errors(), engine.begin() as conn:
+        yield conn

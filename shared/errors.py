@@ -1,0 +1,80 @@
+"""Every failure the service reports, each with its HTTP status and a stable code.
+
+    FleetError
+    ├── InvalidInput          400  (bad JSON, validation, unknown query values)
+    ├── NotFound              404
+    ├── MethodNotAllowed      405
+    ├── Conflict              409  (negative total, event_id reuse, closed day, ...)
+    ├── PayloadTooLarge       413
+    ├── UnsupportedMediaType  415
+    └── DatabaseUnavailable   503
+
+Operations raise these; only shared.http turns them into responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class FleetError(Exception):
+    status: ClassVar[int] = 500
+    default_code: ClassVar[str] = "internal"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.field = field
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+class InvalidInput(FleetError):
+    """The request is malformed or a value is out of range."""
+
+    status = 400
+    default_code = "invalid_input"
+
+
+class NotFound(FleetError):
+    """The driver (or other resource) does not exist."""
+
+    status = 404
+    default_code = "not_found"
+
+
+class MethodNotAllowed(FleetError):
+    """The function does not answer this HTTP method."""
+
+    status = 405
+    default_code = "method_not_allowed"
+
+
+class Conflict(FleetError):
+    """The request is well formed but contradicts the stored state."""
+
+    status = 409
+    default_code = "conflict"
+
+
+class PayloadTooLarge(FleetError):
+    """The body is over MAX_BODY_BYTES or a batch is over its size limit."""
+
+    status = 413
+    default_code = "payload_too_large"
+
+
+class UnsupportedMediaType(FleetError):
+    """The body is not JSON."""
+
+    status = 415
+    default_code = "unsupported_media_type"
+
+
+class DatabaseUnavailable(FleetError):
+    """PostgreSQL cannot be reached or refused the connection; the caller may retry."""
+
+    status = 503
+    default_code = "database_unavailable"

@@ -1,0 +1,162 @@
+"""The one wrapper every function uses: method, body limits, parsing, errors, logs.
+
+A handler receives the request and returns a JSON-ready value (or a (value, status) pair);
+FleetErrors become the error shape; anything else becomes a 500 with no detail for the client
+and the stack trace in the log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import flask
+from pydantic import BaseModel, ValidationError
+
+from shared import logs
+from shared.errors import (
+    FleetError,
+    InvalidInput,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+Model = TypeVar("Model", bound=BaseModel)
+Reply = Any
+Handler = Callable[[flask.Request], Reply]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # NUMERIC(12, 2) has at most 12 significant digits: a float prints it back exactly.
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def json_response(payload: Any, status: int = 200) -> flask.Response:
+    body = json.dumps(payload, default=_json_default, separators=(",", ":"))
+    return flask.Response(body, status=status, mimetype="application/json")
+
+
+def _field_of(location: tuple[int | str, ...]) -> str | None:
+    field = ""
+    for part in location:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    return field or None
+
+
+def validation_error(exc: ValidationError, *, prefix: tuple[int | str, ...] = ()) -> InvalidInput:
+    first = exc.errors(include_url=False)[0]
+    location = prefix + tuple(first["loc"])
+    field = _field_of(location)
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    return InvalidInput(f"{field}: {message}" if field else message, field=field)
+
+
+def read_json(request: flask.Request, *, allow_empty: bool = False) -> Any:
+    """The body as JSON (decimals kept exact) within MAX_BODY_BYTES; None if empty and allowed."""
+    limit = get_settings().max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is over {limit} bytes")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the body is over {limit} bytes")
+    if not body.strip():
+        if allow_empty:
+            return None
+        raise InvalidInput("the body is empty; send a JSON document", code="empty_body")
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"Content-Type is {request.mimetype or 'missing'}; send application/json"
+        )
+    try:
+        return json.loads(body, parse_float=Decimal)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidInput("the body is not valid JSON", code="malformed_json") from exc
+
+
+def parse(model: type[Model], data: Any, *, prefix: tuple[int | str, ...] = ()) -> Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, prefix=prefix) from exc
+
+
+def parse_query(request: flask.Request, model: type[Model]) -> Model:
+    values: dict[str, str] = {}
+    for name, given in request.args.lists():
+        if len(given) > 1:
+            raise InvalidInput(f"{name} is given more than once", field=name)
+        values[name] = given[0]
+    return parse(model, values)
+
+
+def endpoint(*methods: str) -> Callable[[Handler], Callable[[flask.Request], flask.Response]]:
+    """Wraps a handler: refuses other methods (405), maps errors, logs one line per request."""
+    allowed = ", ".join(methods)
+    logs.configure()
+
+    def decorate(handler: Handler) -> Callable[[flask.Request], flask.Response]:
+        @functools.wraps(handler)
+        def wrapper(request: flask.Request) -> flask.Response:
+            started = time.perf_counter()
+            trace = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0]
+            token = logs.request_context.set({"function": handler.__name__, "trace": trace})
+            try:
+                response = _respond(handler, request, methods)
+                if response.status_code == 405:
+                    response.headers["Allow"] = allowed
+                log.log(
+                    logging.WARNING if response.status_code >= 500 else logging.INFO,
+                    "%s %s -> %d",
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    extra={
+                        "status": response.status_code,
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+                return response
+            finally:
+                logs.request_context.reset(token)
+
+        return wrapper
+
+    return decorate
+
+
+def _respond(handler: Handler, request: flask.Request, methods: tuple[str, ...]) -> flask.Response:
+    try:
+        if request.method not in methods:
+            raise MethodNotAllowed(
+                f"{request.method} is not allowed here; use {' or '.join(methods)}"
+            )
+        result = handler(request)
+    except FleetError as exc:
+        return json_response(exc.to_json(), exc.status)
+    except Exception:
+        log.exception("unhandled error")
+        return json_response(
+            {"error": {"code": "internal", "message": "internal error", "field": None}}, 500
+        )
+    if isinstance(result, flask.Response):
+        return result
+    if isinstance(result, tuple):
+        payload, status = result
+        return json_response(payload, status)
+    return json_response(result)

@@ -1,0 +1,114 @@
+"""Progress events: counted once, on their own business day, never below zero."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from shared.db import transaction, translate
+from shared.errors import Conflict, InvalidInput
+from shared.models import ProgressEvent
+
+# How far ahead of the server clock an occurred_at may be (device clocks drift).
+MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+_RECORD = sa.text(
+    "SELECT replayed, business_date, day_closed, deliveries, revenue, status"
+    " FROM record_progress(:driver_id, :deliveries, :revenue, :status, :event_id,"
+    " CAST(:occurred_at AS timestamptz), :tz)"
+)
+
+
+def _check_occurred_at(
+    event: ProgressEvent,
+    field: str | None,
+    *,
+    now: dt.datetime,
+    timezone: dt.tzinfo,
+    late_days: int,
+) -> None:
+    if event.occurred_at is None:
+        return
+    if event.occurred_at > now + MAX_CLOCK_SKEW:
+        raise InvalidInput(
+            f"occurred_at {event.occurred_at.isoformat()} is more than 5 minutes in the future",
+            code="occurred_in_future",
+            field=field,
+        )
+    business_date = event.occurred_at.astimezone(timezone).date()
+    oldest = now.astimezone(timezone).date() - dt.timedelta(days=late_days)
+    if business_date < oldest:
+        raise Conflict(
+            f"occurred_at falls on {business_date}, more than {late_days} days ago",
+            code="too_late",
+            field=field,
+        )
+
+
+def _apply(conn: Connection, event: ProgressEvent, timezone: str) -> dict[str, Any]:
+    row = conn.execute(
+        _RECORD,
+        {
+            "driver_id": event.driver_id,
+            "deliveries": event.deliveries,
+            "revenue": event.revenue,
+            "status": event.status,
+            "event_id": event.event_id,
+            "occurred_at": event.occurred_at,
+            "tz": timezone,
+        },
+    ).one()
+    return {
+        "driver_id": event.driver_id,
+        "event_id": event.event_id,
+        "replayed": row.replayed,
+        "business_date": row.business_date,
+        "day_closed": row.day_closed,
+        "current_deliveries": row.deliveries,
+        "current_revenue": row.revenue,
+        "status": row.status,
+    }
+
+
+def record_progress(
+    engine: Engine,
+    events: Sequence[ProgressEvent],
+    *,
+    timezone: str,
+    late_days: int,
+    batch_field: str | None = None,
+) -> list[dict[str, Any]]:
+    """Applies the events in order in one transaction: all of them, or none.
+
+    With `batch_field`, an error names the failing event, e.g. `events[3].deliveries`.
+    """
+    zone = ZoneInfo(timezone)
+    now = dt.datetime.now(dt.UTC)
+
+    def field_of(index: int, name: str | None) -> str | None:
+        if batch_field is None or name is None:
+            return name
+        return f"{batch_field}[{index}].{name}"
+
+    for index, event in enumerate(events):
+        _check_occurred_at(
+            event, field_of(index, "occurred_at"), now=now, timezone=zone, late_days=late_days
+        )
+    with transaction(engine) as conn:
+        results = []
+        for index, event in enumerate(events):
+            try:
+                results.append(_apply(conn, event, timezone))
+            except DBAPIError as exc:
+                translated = translate(exc)
+                if translated is None:
+                    raise
+                translated.field = field_of(index, translated.field)
+                raise translated from exc
+        return results

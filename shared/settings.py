@@ -1,0 +1,61 @@
+"""Settings from the environment, read once per process into one typed object."""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # Where the database is. In the cloud: INSTANCE_CONNECTION_NAME (Cloud SQL connector).
+    # Locally: DATABASE_URL, else the earlier service's DB_HOST/DB_PORT/... variables.
+    instance_connection_name: str | None = None
+    db_ip_type: Literal["PUBLIC", "PRIVATE", "PSC"] = "PUBLIC"
+    db_iam_auth: bool = False
+    db_user: str = "postgres"
+    db_pass: SecretStr | None = None
+    database_url: SecretStr | None = None
+    db_host: str = "localhost"
+    db_port: int = 5432
+    db_name: str = "fleet"
+    db_password: SecretStr | None = None
+    db_ssl: bool = False
+
+    # Pool: max instances x (pool size + overflow) must stay below the server's max_connections.
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_max_overflow: int = Field(default=2, ge=0, le=100)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    # Below Cloud SQL's and most proxies' idle limits, so a pooled connection is never stale.
+    db_pool_recycle: int = Field(default=1800, ge=1)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+
+    migrate_on_start: bool = True
+    fleet_timezone: str = "UTC"
+    # Events whose business date is older than this many days are refused (409 too_late).
+    late_event_days: int = Field(default=7, ge=1, le=366)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    google_cloud_project: str | None = None
+
+    @field_validator("fleet_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"FLEET_TIMEZONE {value!r} is not an IANA time zone name") from exc
+        return value
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.fleet_timezone)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

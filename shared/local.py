@@ -6,7 +6,10 @@ main.py exactly as Cloud Functions builds it) mounted at /<function_name> by a W
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ FUNCTION_NAMES = (
     "snapshot_daily",
 )
 LOCAL_DATABASE = "fleet"
+OPENAPI_PATH = "/openapi.json"
 
 
 def start_embedded_postgres(data_dir: Path, database: str = LOCAL_DATABASE) -> str:
@@ -73,15 +77,34 @@ def _not_found(environ: dict[str, Any], start_response: Any) -> Any:
     return [body]
 
 
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document shipped as package data (shared/openapi.yaml)."""
+    import yaml
+
+    text = resources.files("shared").joinpath("openapi.yaml").read_text(encoding="utf-8")
+    document: dict[str, Any] = yaml.safe_load(text)
+    return document
+
+
+def _openapi(environ: dict[str, Any], start_response: Any) -> Any:
+    body = json.dumps(openapi_document()).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
 class FunctionDispatcher:
     """Routes /<name>/rest to the app of function <name> as if it were deployed at its own URL
-    (PATH_INFO "/rest", or "/" for the bare name, where werkzeug's mount would redirect)."""
+    (PATH_INFO "/rest", or "/" for the bare name, where werkzeug's mount would redirect).
+    /openapi.json is the OpenAPI document of every function."""
 
     def __init__(self, apps: dict[str, Any]) -> None:
         self.apps = apps
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
+        if path == OPENAPI_PATH:
+            return _openapi(environ, start_response)
         name, _, rest = path.lstrip("/").partition("/")
         app = self.apps.get(name)
         if app is None:

@@ -1,11 +1,13 @@
-"""GET one driver (?driver_id=X) or a page of drivers (?limit=&after=&status=)."""
+"""GET one driver (?driver_id=X), a page of drivers (?limit=&after=&status=&team=), the whole
+list as CSV (format=csv or Accept: text/csv; every matching driver, streamed), or the open day's
+summary (?summary=true[&team=])."""
 
 from __future__ import annotations
 
 import flask
 import functions_framework
 
-from shared import targets
+from shared import csv_export, targets
 from shared.db import get_engine
 from shared.http import Reply, endpoint, parse_query
 from shared.models import TargetsQuery
@@ -17,8 +19,26 @@ from shared.settings import get_settings
 def get_targets(request: flask.Request) -> Reply:
     query = parse_query(request, TargetsQuery)
     timezone = get_settings().fleet_timezone
+    if query.summary:
+        return targets.fleet_summary(get_engine(), timezone=timezone, team=query.team)
+    as_csv = csv_export.wants_csv(request, query.format)
     if query.driver_id is not None:
-        return targets.get_driver(get_engine(), query.driver_id, timezone=timezone)
+        driver = targets.get_driver(get_engine(), query.driver_id, timezone=timezone)
+        if as_csv:
+            return csv_export.csv_response(targets.DRIVER_FIELDS, [driver], filename="driver.csv")
+        return driver
+    if as_csv:
+        rows = targets.export_drivers(
+            get_engine(), timezone=timezone, status=query.status, team=query.team
+        )
+        return csv_export.csv_response(
+            targets.DRIVER_FIELDS, csv_export.primed(rows), filename="drivers.csv"
+        )
     return targets.list_drivers(
-        get_engine(), timezone=timezone, limit=query.limit, after=query.after, status=query.status
+        get_engine(),
+        timezone=timezone,
+        limit=query.limit,
+        after=query.after,
+        status=query.status,
+        team=query.team,
     )

@@ -1,11 +1,14 @@
-"""GET the leaderboard: ?days=N&limit=K&metric=achievement|deliveries|revenue."""
+"""GET a board: drivers (or teams with group_by=team) ranked over a window (days=N, or from/to)
+or the open day (live=true), by achievement, deliveries, revenue or per_hour; optionally one
+team, movement against the previous window (compare=previous), min_days, and a driver's own view
+(viewer=X&anonymize=true). JSON or CSV (format=csv or Accept: text/csv)."""
 
 from __future__ import annotations
 
 import flask
 import functions_framework
 
-from shared import history
+from shared import csv_export, history
 from shared.db import get_engine
 from shared.http import Reply, endpoint, parse_query
 from shared.models import TopPerformersQuery
@@ -16,10 +19,44 @@ from shared.settings import get_settings
 @endpoint("GET")
 def top_performers(request: flask.Request) -> Reply:
     query = parse_query(request, TopPerformersQuery)
-    return history.top_performers(
-        get_engine(),
-        days=query.days,
-        limit=query.limit,
+    engine = get_engine()
+    timezone = get_settings().fleet_timezone
+    today = history.business_today(engine, timezone)
+    start, end = window = (today, today) if query.live else query.window(today)
+    rows = history.board(
+        engine,
+        window=window,
+        group_by=query.group_by,
         metric=query.metric,
-        timezone=get_settings().fleet_timezone,
+        limit=query.limit,
+        team=query.team,
+        compare=query.compare is not None,
+        min_days=query.min_days,
+        live=query.live,
+        viewer=query.viewer,
+        timezone=timezone,
     )
+    if query.anonymize:
+        rows = history.anonymized(rows)
+    key = "teams" if query.group_by == "team" else "performers"
+    if csv_export.wants_csv(request, query.format):
+        fields: tuple[str, ...] = (
+            history.TEAM_FIELDS if query.group_by == "team" else history.PERFORMER_FIELDS
+        )
+        if query.compare is not None:
+            fields += history.COMPARE_FIELDS
+        if query.viewer is not None:
+            fields += ("is_viewer",)
+        return csv_export.csv_response(fields, rows, filename=f"top_{key}.csv")
+    return {
+        "metric": query.metric,
+        "group_by": query.group_by,
+        "days": None if query.live else query.days,
+        "from": start,
+        "to": end,
+        "team": query.team,
+        "live": query.live,
+        "compare": query.compare,
+        "min_days": query.min_days,
+        key: rows,
+    }

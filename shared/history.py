@@ -1,7 +1,9 @@
-"""Reading closed days: one driver's history and the top-performers board."""
+"""Reading closed days: one driver's history and the boards (drivers or teams, any window, with
+movement against the previous window, or live over the open day)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -10,72 +12,290 @@ from sqlalchemy.engine import Engine
 from shared.db import transaction
 from shared.errors import NotFound
 
+Metric = Literal["achievement", "deliveries", "revenue", "per_hour"]
+
+# The per_hour board leaves out whoever was active for less than this in the window.
+MIN_ACTIVE_SECONDS_PER_HOUR = 3600
+
+HISTORY_FIELDS = (
+    "date",
+    "team",
+    "deliveries_completed",
+    "revenue_generated",
+    "target_deliveries",
+    "target_revenue",
+    "achievement_percentage",
+    "target_achieved",
+    "active_minutes",
+    "deliveries_per_active_hour",
+)
+PERFORMER_FIELDS = (
+    "rank",
+    "driver_id",
+    "days_worked",
+    "total_deliveries",
+    "total_revenue",
+    "avg_achievement",
+    "days_achieved",
+    "active_minutes",
+    "deliveries_per_active_hour",
+)
+TEAM_FIELDS = (
+    "rank",
+    "team",
+    "drivers",
+    "total_deliveries",
+    "total_revenue",
+    "avg_achievement",
+    "days_achieved",
+    "active_minutes",
+    "deliveries_per_active_hour",
+)
+COMPARE_FIELDS = ("previous_rank", "rank_change", "change_pct")
+
 _DRIVER_EXISTS = sa.text("SELECT 1 FROM driver_targets WHERE driver_id = :driver_id")
 
-# The window of `days`: the N days before today in the fleet's time zone, and today itself
-# (a day closed early by hand).
+_TODAY = sa.text("SELECT business_today(:tz)")
+
 _HISTORY = sa.text("""
-SELECT h.date, h.deliveries_completed, h.revenue_generated, h.target_deliveries,
-       h.target_revenue, h.achievement_percentage, h.target_achieved
+SELECT h.date, h.team, h.deliveries_completed, h.revenue_generated, h.target_deliveries,
+       h.target_revenue, h.achievement_percentage, h.target_achieved,
+       h.active_seconds / 60 AS active_minutes,
+       per_active_hour(h.deliveries_completed, h.active_seconds) AS deliveries_per_active_hour
 FROM driver_performance_history h
-WHERE h.driver_id = :driver_id AND h.date >= business_today(:tz) - CAST(:days AS integer)
+WHERE h.driver_id = :driver_id AND h.date BETWEEN :from AND :to
 ORDER BY h.date DESC
 """)
 
-# The metric is a bound value picked by CASE: the statement text never changes.
-_TOP_PERFORMERS = sa.text("""
-WITH per_driver AS (
-    SELECT h.driver_id,
-           count(*) AS days_worked,
-           sum(h.deliveries_completed) AS total_deliveries,
-           sum(h.revenue_generated) AS total_revenue,
-           round(avg(h.achievement_percentage), 2) AS avg_achievement,
-           count(*) FILTER (WHERE h.target_achieved) AS days_achieved
+# The day rows both boards rank: closed days in [:prev_from, :to] (the previous window, when
+# compared, lies just before :from), plus with :live the open day's progress rows (:to is then
+# today) with their running active time. Every value is bound; CASE on :metric picks the score,
+# so the statement text never changes.
+#
+# Both windows are ranked alike (`current` tells them apart); ties share a rank and are ordered
+# by driver_id. A viewer outside the limit (or not ranked at all) is still answered.
+_DRIVER_BOARD = sa.text("""
+WITH day_rows AS (
+    SELECT h.driver_id, h.team, h.date, h.deliveries_completed AS deliveries,
+           h.revenue_generated AS revenue, h.achievement_percentage AS achievement,
+           h.target_achieved AS achieved, h.active_seconds
     FROM driver_performance_history h
-    WHERE h.date >= business_today(:tz) - CAST(:days AS integer)
-    GROUP BY h.driver_id
+    WHERE h.date BETWEEN CAST(:prev_from AS date) AND CAST(:to AS date)
+      AND (CAST(:team AS text) IS NULL OR h.team = CAST(:team AS text))
+    UNION ALL
+    SELECT d.driver_id, d.team, d.business_date, d.current_deliveries, d.current_revenue,
+           calculate_achievement_percentage(d.current_deliveries, d.target_deliveries,
+                                            d.current_revenue, d.target_revenue),
+           d.current_deliveries >= d.target_deliveries AND d.current_revenue >= d.target_revenue,
+           d.active_seconds + active_seconds_within(t.active_since, now(), d.business_date, :tz)
+    FROM driver_days d
+    JOIN driver_targets t ON t.driver_id = d.driver_id
+    WHERE CAST(:live AS boolean) AND d.business_date = CAST(:to AS date)
+      AND (CAST(:team AS text) IS NULL OR d.team = CAST(:team AS text))
+), per_window AS (
+    SELECT driver_id, date >= CAST(:from AS date) AS current,
+           count(*) AS days_worked,
+           sum(deliveries) AS total_deliveries,
+           sum(revenue) AS total_revenue,
+           round(avg(achievement), 2) AS avg_achievement,
+           count(*) FILTER (WHERE achieved) AS days_achieved,
+           sum(active_seconds) AS active_seconds
+    FROM day_rows
+    GROUP BY driver_id, date >= CAST(:from AS date)
 ), scored AS (
-    SELECT *, CASE CAST(:metric AS text)
-                  WHEN 'deliveries' THEN CAST(total_deliveries AS numeric)
-                  WHEN 'revenue' THEN total_revenue
-                  ELSE avg_achievement
-              END AS score
-    FROM per_driver
+    SELECT *,
+           CASE CAST(:metric AS text)
+               WHEN 'deliveries' THEN CAST(total_deliveries AS numeric)
+               WHEN 'revenue' THEN total_revenue
+               WHEN 'per_hour' THEN per_active_hour(total_deliveries, active_seconds)
+               ELSE avg_achievement
+           END AS score,
+           (CAST(:metric AS text) <> 'per_hour' OR active_seconds >= :min_active_seconds)
+               AND days_worked >= :min_days AS eligible
+    FROM per_window
+), ranked AS (
+    SELECT *,
+           CASE WHEN eligible THEN rank() OVER (PARTITION BY current, eligible
+                                                ORDER BY score DESC) END AS rank,
+           row_number() OVER (PARTITION BY current, eligible ORDER BY score DESC, driver_id)
+               AS position
+    FROM scored
 )
-SELECT rank() OVER (ORDER BY score DESC) AS rank,
-       driver_id, days_worked, total_deliveries, total_revenue, avg_achievement, days_achieved
-FROM scored
-ORDER BY score DESC, driver_id
-LIMIT :limit
+SELECT c.rank, c.driver_id, c.days_worked, c.total_deliveries, c.total_revenue,
+       c.avg_achievement, c.days_achieved, c.active_seconds / 60 AS active_minutes,
+       per_active_hour(c.total_deliveries, c.active_seconds) AS deliveries_per_active_hour,
+       p.rank AS previous_rank,
+       p.rank - c.rank AS rank_change,
+       CASE WHEN c.eligible AND p.score > 0
+            THEN round((c.score - p.score) * 100 / p.score, 2) END AS change_pct
+FROM ranked c
+LEFT JOIN ranked p ON p.driver_id = c.driver_id AND NOT p.current AND p.eligible
+WHERE c.current
+  AND ((c.eligible AND c.position <= :limit) OR c.driver_id = CAST(:viewer AS text))
+ORDER BY c.eligible DESC, c.position
+""")
+
+# Teams: each driver's days in a team (rows without a team are left out), drivers under
+# min_days dropped, then summed per team; avg_achievement is over all the team's day rows.
+_TEAM_BOARD = sa.text("""
+WITH day_rows AS (
+    SELECT h.driver_id, h.team, h.date, h.deliveries_completed AS deliveries,
+           h.revenue_generated AS revenue, h.achievement_percentage AS achievement,
+           h.target_achieved AS achieved, h.active_seconds
+    FROM driver_performance_history h
+    WHERE h.date BETWEEN CAST(:prev_from AS date) AND CAST(:to AS date)
+      AND (CAST(:team AS text) IS NULL OR h.team = CAST(:team AS text))
+    UNION ALL
+    SELECT d.driver_id, d.team, d.business_date, d.current_deliveries, d.current_revenue,
+           calculate_achievement_percentage(d.current_deliveries, d.target_deliveries,
+                                            d.current_revenue, d.target_revenue),
+           d.current_deliveries >= d.target_deliveries AND d.current_revenue >= d.target_revenue,
+           d.active_seconds + active_seconds_within(t.active_since, now(), d.business_date, :tz)
+    FROM driver_days d
+    JOIN driver_targets t ON t.driver_id = d.driver_id
+    WHERE CAST(:live AS boolean) AND d.business_date = CAST(:to AS date)
+      AND (CAST(:team AS text) IS NULL OR d.team = CAST(:team AS text))
+), per_driver AS (
+    SELECT team, driver_id, date >= CAST(:from AS date) AS current,
+           count(*) AS days_worked,
+           sum(deliveries) AS deliveries,
+           sum(revenue) AS revenue,
+           sum(achievement) AS achievement,
+           count(*) FILTER (WHERE achieved) AS days_achieved,
+           sum(active_seconds) AS active_seconds
+    FROM day_rows
+    WHERE team IS NOT NULL
+    GROUP BY team, driver_id, date >= CAST(:from AS date)
+), per_window AS (
+    SELECT team, current,
+           count(*) AS drivers,
+           sum(deliveries) AS total_deliveries,
+           sum(revenue) AS total_revenue,
+           round(sum(achievement) / sum(days_worked), 2) AS avg_achievement,
+           sum(days_achieved) AS days_achieved,
+           sum(active_seconds) AS active_seconds
+    FROM per_driver
+    WHERE days_worked >= :min_days
+    GROUP BY team, current
+), scored AS (
+    SELECT *,
+           CASE CAST(:metric AS text)
+               WHEN 'deliveries' THEN CAST(total_deliveries AS numeric)
+               WHEN 'revenue' THEN total_revenue
+               WHEN 'per_hour' THEN per_active_hour(total_deliveries, active_seconds)
+               ELSE avg_achievement
+           END AS score,
+           (CAST(:metric AS text) <> 'per_hour' OR active_seconds >= :min_active_seconds)
+               AS eligible
+    FROM per_window
+), ranked AS (
+    SELECT *,
+           rank() OVER (PARTITION BY current, eligible ORDER BY score DESC) AS rank,
+           row_number() OVER (PARTITION BY current, eligible ORDER BY score DESC, team)
+               AS position
+    FROM scored
+)
+SELECT c.rank, c.team, c.drivers, c.total_deliveries, c.total_revenue, c.avg_achievement,
+       c.days_achieved, c.active_seconds / 60 AS active_minutes,
+       per_active_hour(c.total_deliveries, c.active_seconds) AS deliveries_per_active_hour,
+       p.rank AS previous_rank,
+       p.rank - c.rank AS rank_change,
+       CASE WHEN p.score > 0 THEN round((c.score - p.score) * 100 / p.score, 2) END AS change_pct
+FROM ranked c
+LEFT JOIN ranked p ON p.team = c.team AND NOT p.current AND p.eligible
+WHERE c.current AND c.eligible AND c.position <= :limit
+ORDER BY c.position
 """)
 
 
-def driver_history(engine: Engine, driver_id: str, *, days: int, timezone: str) -> dict[str, Any]:
-    """The driver's closed days in the window, newest first; 404 for a driver never seen."""
+def business_today(engine: Engine, timezone: str) -> dt.date:
+    """Today in the fleet's zone by the database clock (the one clock every instance shares)."""
     with transaction(engine) as conn:
-        rows = conn.execute(
-            _HISTORY, {"driver_id": driver_id, "days": days, "tz": timezone}
-        ).mappings()
-        history = [dict(row) for row in rows]
-        if not history and conn.execute(_DRIVER_EXISTS, {"driver_id": driver_id}).first() is None:
-            raise NotFound(
-                f"driver {driver_id!r} not found", code="driver_not_found", field="driver_id"
-            )
-    return {"driver_id": driver_id, "days": days, "history": history}
+        today: dt.date = conn.execute(_TODAY, {"tz": timezone}).scalar_one()
+    return today
 
 
-def top_performers(
+def _driver_must_exist(conn: sa.Connection, driver_id: str, field: str) -> None:
+    if conn.execute(_DRIVER_EXISTS, {"driver_id": driver_id}).first() is None:
+        raise NotFound(f"driver {driver_id!r} not found", code="driver_not_found", field=field)
+
+
+def driver_history(
+    engine: Engine, driver_id: str, *, window: tuple[dt.date, dt.date]
+) -> list[dict[str, Any]]:
+    """The driver's closed days in the inclusive window, newest first; 404 for a driver never
+    seen."""
+    start, end = window
+    with transaction(engine) as conn:
+        rows = conn.execute(_HISTORY, {"driver_id": driver_id, "from": start, "to": end})
+        history = [dict(row) for row in rows.mappings()]
+        if not history:
+            _driver_must_exist(conn, driver_id, "driver_id")
+    return history
+
+
+def board(
     engine: Engine,
     *,
-    days: int,
+    window: tuple[dt.date, dt.date],
+    group_by: Literal["driver", "team"],
+    metric: Metric,
     limit: int,
-    metric: Literal["achievement", "deliveries", "revenue"],
+    team: str | None,
+    compare: bool,
+    min_days: int,
+    live: bool,
+    viewer: str | None,
     timezone: str,
-) -> dict[str, Any]:
-    """Drivers ranked by the metric over the window; ties share a rank, then driver_id order."""
+) -> list[dict[str, Any]]:
+    """The ranked rows of one board. With `compare`, each row has previous_rank, rank_change
+    (positive = moved up) and change_pct against the window of the same length just before;
+    with `viewer`, the viewer's row is always there (rank null when not ranked)."""
+    start, end = window
+    length = (end - start).days + 1
+    params = {
+        "from": start,
+        "to": end,
+        "prev_from": start - dt.timedelta(days=length) if compare else start,
+        "team": team,
+        "metric": metric,
+        "min_days": min_days,
+        "min_active_seconds": MIN_ACTIVE_SECONDS_PER_HOUR,
+        "limit": limit,
+        "live": live,
+        "viewer": viewer,
+        "tz": timezone,
+    }
+    statement = _TEAM_BOARD if group_by == "team" else _DRIVER_BOARD
     with transaction(engine) as conn:
-        rows = conn.execute(
-            _TOP_PERFORMERS, {"days": days, "limit": limit, "metric": metric, "tz": timezone}
-        ).mappings()
-        performers = [dict(row) for row in rows]
-    return {"metric": metric, "days": days, "performers": performers}
+        if viewer is not None:
+            _driver_must_exist(conn, viewer, "viewer")
+        rows = [dict(row) for row in conn.execute(statement, params).mappings()]
+    if viewer is not None and all(row["driver_id"] != viewer for row in rows):
+        rows.append(_unranked(viewer))
+    for row in rows:
+        if not compare:
+            for field in COMPARE_FIELDS:
+                del row[field]
+        if viewer is not None:
+            row["is_viewer"] = row["driver_id"] == viewer
+    return rows
+
+
+def anonymized(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every driver_id but the viewer's replaced by null."""
+    return [row if row.get("is_viewer") else {**row, "driver_id": None} for row in rows]
+
+
+def _unranked(driver_id: str) -> dict[str, Any]:
+    """The viewer's row when they worked no day in the window."""
+    row: dict[str, Any] = dict.fromkeys(PERFORMER_FIELDS + COMPARE_FIELDS)
+    row.update(
+        driver_id=driver_id,
+        days_worked=0,
+        total_deliveries=0,
+        total_revenue=0,
+        days_achieved=0,
+        active_minutes=0,
+    )
+    return row

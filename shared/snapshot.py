@@ -23,16 +23,36 @@ SELECT closed_at, drivers_snapshotted, reset FROM business_days
 WHERE business_date = :date FOR UPDATE
 """)
 
+# A clock still running adds the part of its interval that falls on the closed day, up to this
+# transaction's now() (= closed_at); the part after is counted when the clock stops (see
+# migrations/0002). A driver active that day without any event gets a row for it.
+_COUNT_RUNNING_CLOCKS = sa.text("""
+INSERT INTO driver_days AS d
+    (driver_id, business_date, team, target_deliveries, target_revenue, active_seconds)
+SELECT driver_id, business_date, team, target_deliveries, target_revenue, active_seconds
+FROM (
+    SELECT t.driver_id, CAST(:date AS date) AS business_date, t.team, t.target_deliveries,
+           t.target_revenue,
+           active_seconds_within(t.active_since, now(), CAST(:date AS date), :tz) AS active_seconds
+    FROM driver_targets t
+    WHERE t.active_since IS NOT NULL
+) AS running
+WHERE active_seconds > 0
+ON CONFLICT ON CONSTRAINT driver_days_pkey DO UPDATE
+    SET active_seconds = d.active_seconds + excluded.active_seconds
+""")
+
 _MOVE_TO_HISTORY = sa.text("""
 WITH closed AS (
     DELETE FROM driver_days WHERE business_date = :date
-    RETURNING driver_id, business_date, current_deliveries, current_revenue,
-              target_deliveries, target_revenue
+    RETURNING driver_id, business_date, team, current_deliveries, current_revenue,
+              target_deliveries, target_revenue, active_seconds
 )
 INSERT INTO driver_performance_history
-    (driver_id, date, deliveries_completed, revenue_generated, target_deliveries, target_revenue)
-SELECT driver_id, business_date, current_deliveries, current_revenue,
-       target_deliveries, target_revenue
+    (driver_id, date, team, deliveries_completed, revenue_generated, target_deliveries,
+     target_revenue, active_seconds)
+SELECT driver_id, business_date, team, current_deliveries, current_revenue,
+       target_deliveries, target_revenue, active_seconds
 FROM closed
 """)
 
@@ -76,6 +96,7 @@ def snapshot_day(
                 "reset": day.reset,
                 "already_done": True,
             }
+        conn.execute(_COUNT_RUNNING_CLOCKS, {"date": date, "tz": timezone})
         count = conn.execute(_MOVE_TO_HISTORY, {"date": date}).rowcount
         conn.execute(_MARK_CLOSED, {"date": date, "count": count, "reset": reset})
         if reset:

@@ -34,6 +34,9 @@ def _schedule_time(request: flask.Request) -> dt.datetime | None:
         ) from exc
     if moment.tzinfo is None:
         raise InvalidInput(f"{SCHEDULE_TIME_HEADER} needs a UTC offset", field=SCHEDULE_TIME_HEADER)
+    # Years 1 and 9999 overflow once shifted to the fleet's zone and back a day.
+    if not dt.MINYEAR < moment.year < dt.MAXYEAR:
+        raise InvalidInput(f"{SCHEDULE_TIME_HEADER} is out of range", field=SCHEDULE_TIME_HEADER)
     return moment
 
 

@@ -72,8 +72,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             applied = migrate.migrate(bundle.engine)
     finally:
         bundle.close()
-    print("migrations applied: " + (", ".join(applied) or "none pending"), flush=True)
-    print(f"serving every function on http://{args.host}:{args.port}/<function_name>", flush=True)
+    # stderr: stdout carries only the JSON log lines, as in the cloud.
+    print("migrations applied: " + (", ".join(applied) or "none pending"), file=sys.stderr)
+    print(
+        f"serving every function on http://{args.host}:{args.port}/<function_name>",
+        file=sys.stderr,
+    )
     serve(build_app(), host=args.host, port=args.port, threads=args.threads)
     return 0
 

@@ -7,7 +7,6 @@ gets a `creator`, so pooling, pre-ping and the per-connection setup are the same
 
 from __future__ import annotations
 
-import logging
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -23,8 +22,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from shared import errors
 from shared.settings import Settings, get_settings
-
-log = logging.getLogger(__name__)
 
 
 class ConnectorLike(Protocol):
@@ -256,9 +253,7 @@ def translated_errors() -> Iterator[None]:
         translated = translate(exc)
         if translated is None:
             raise
-        if isinstance(translated, errors.DatabaseUnavailable):
-            cause = exc.orig if isinstance(exc, DBAPIError) else exc
-            log.warning("database unavailable: %s", type(cause).__name__)
+        # Not logged here: shared.http's one line per request names the code and the cause.
         raise translated from exc
 
 

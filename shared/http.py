@@ -67,6 +67,32 @@ def validation_error(exc: ValidationError, *, prefix: tuple[int | str, ...] = ()
     return InvalidInput(f"{field}: {message}" if field else message, field=field)
 
 
+def _field_with_nul(document: Any, prefix: tuple[int | str, ...]) -> str | None:
+    """The path of the first string (key or value) holding NUL, which PostgreSQL text cannot
+    store; "" for the document itself, None when there is none. Iterative: bodies nest deep."""
+    pending: list[tuple[tuple[int | str, ...], Any]] = [(prefix, document)]
+    while pending:
+        location, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return _field_of(location) or ""
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    return _field_of(location) or ""
+                pending.append(((*location, key), item))
+        elif isinstance(value, list):
+            pending.extend(((*location, index), item) for index, item in enumerate(value))
+    return None
+
+
+def _refuse_nul(document: Any, prefix: tuple[int | str, ...]) -> None:
+    field = _field_with_nul(document, prefix)
+    if field is not None:
+        raise InvalidInput(
+            f"{field or 'the body'}: text cannot contain NUL (\\u0000)", field=field or None
+        )
+
+
 def read_json(request: flask.Request, *, allow_empty: bool = False) -> Any:
     """The body as JSON (decimals kept exact) within MAX_BODY_BYTES; None if empty and allowed."""
     limit = get_settings().max_body_bytes
@@ -90,6 +116,7 @@ def read_json(request: flask.Request, *, allow_empty: bool = False) -> Any:
 
 
 def parse(model: type[Model], data: Any, *, prefix: tuple[int | str, ...] = ()) -> Model:
+    _refuse_nul(data, prefix)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -117,19 +144,27 @@ def endpoint(*methods: str) -> Callable[[Handler], Callable[[flask.Request], fla
             trace = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0]
             token = logs.request_context.set({"function": handler.__name__, "trace": trace})
             try:
-                response = _respond(handler, request, methods)
+                response, failure = _respond(handler, request, methods)
                 if response.status_code == 405:
                     response.headers["Allow"] = allowed
+                # The one line per request; for a failure it also says why (the code, and for a
+                # 5xx the driver's exception class: never its text, which may name the server).
+                details: dict[str, Any] = {
+                    "status": response.status_code,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+                if failure is not None:
+                    details["error_code"] = failure.code
+                    if failure.status >= 500 and failure.__cause__ is not None:
+                        cause = failure.__cause__
+                        details["cause"] = type(getattr(cause, "orig", None) or cause).__name__
                 log.log(
                     logging.WARNING if response.status_code >= 500 else logging.INFO,
                     "%s %s -> %d",
                     request.method,
-                    request.path,
+                    request.script_root + request.path,
                     response.status_code,
-                    extra={
-                        "status": response.status_code,
-                        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
+                    extra=details,
                 )
                 return response
             finally:
@@ -140,7 +175,9 @@ def endpoint(*methods: str) -> Callable[[Handler], Callable[[flask.Request], fla
     return decorate
 
 
-def _respond(handler: Handler, request: flask.Request, methods: tuple[str, ...]) -> flask.Response:
+def _respond(
+    handler: Handler, request: flask.Request, methods: tuple[str, ...]
+) -> tuple[flask.Response, FleetError | None]:
     try:
         if request.method not in methods:
             raise MethodNotAllowed(
@@ -148,15 +185,15 @@ def _respond(handler: Handler, request: flask.Request, methods: tuple[str, ...])
             )
         result = handler(request)
     except FleetError as exc:
-        return json_response(exc.to_json(), exc.status)
+        return json_response(exc.to_json(), exc.status), exc
     except Exception:
         log.exception("unhandled error")
         return json_response(
             {"error": {"code": "internal", "message": "internal error", "field": None}}, 500
-        )
+        ), None
     if isinstance(result, flask.Response):
-        return result
+        return result, None
     if isinstance(result, tuple):
         payload, status = result
-        return json_response(payload, status)
-    return json_response(result)
+        return json_response(payload, status), None
+    return json_response(result), None

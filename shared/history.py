@@ -76,14 +76,15 @@ ORDER BY h.date DESC
 # by driver_id. A viewer outside the limit (or not ranked at all) is still answered.
 _DRIVER_BOARD = sa.text("""
 WITH day_rows AS (
-    SELECT h.driver_id, h.team, h.date, h.deliveries_completed AS deliveries,
+    SELECT h.driver_id, h.team, h.date >= CAST(:from AS date) AS current,
+           h.deliveries_completed AS deliveries,
            h.revenue_generated AS revenue, h.achievement_percentage AS achievement,
            h.target_achieved AS achieved, h.active_seconds
     FROM driver_performance_history h
     WHERE h.date BETWEEN CAST(:prev_from AS date) AND CAST(:to AS date)
       AND (CAST(:team AS text) IS NULL OR h.team = CAST(:team AS text))
     UNION ALL
-    SELECT d.driver_id, d.team, d.business_date, d.current_deliveries, d.current_revenue,
+    SELECT d.driver_id, d.team, true, d.current_deliveries, d.current_revenue,
            calculate_achievement_percentage(d.current_deliveries, d.target_deliveries,
                                             d.current_revenue, d.target_revenue),
            d.current_deliveries >= d.target_deliveries AND d.current_revenue >= d.target_revenue,
@@ -93,7 +94,7 @@ WITH day_rows AS (
     WHERE CAST(:live AS boolean) AND d.business_date = CAST(:to AS date)
       AND (CAST(:team AS text) IS NULL OR d.team = CAST(:team AS text))
 ), per_window AS (
-    SELECT driver_id, date >= CAST(:from AS date) AS current,
+    SELECT driver_id, current,
            count(*) AS days_worked,
            sum(deliveries) AS total_deliveries,
            sum(revenue) AS total_revenue,
@@ -101,7 +102,7 @@ WITH day_rows AS (
            count(*) FILTER (WHERE achieved) AS days_achieved,
            sum(active_seconds) AS active_seconds
     FROM day_rows
-    GROUP BY driver_id, date >= CAST(:from AS date)
+    GROUP BY driver_id, current
 ), scored AS (
     SELECT *,
            CASE CAST(:metric AS text)
@@ -139,14 +140,15 @@ ORDER BY c.eligible DESC, c.position
 # min_days dropped, then summed per team; avg_achievement is over all the team's day rows.
 _TEAM_BOARD = sa.text("""
 WITH day_rows AS (
-    SELECT h.driver_id, h.team, h.date, h.deliveries_completed AS deliveries,
+    SELECT h.driver_id, h.team, h.date >= CAST(:from AS date) AS current,
+           h.deliveries_completed AS deliveries,
            h.revenue_generated AS revenue, h.achievement_percentage AS achievement,
            h.target_achieved AS achieved, h.active_seconds
     FROM driver_performance_history h
     WHERE h.date BETWEEN CAST(:prev_from AS date) AND CAST(:to AS date)
       AND (CAST(:team AS text) IS NULL OR h.team = CAST(:team AS text))
     UNION ALL
-    SELECT d.driver_id, d.team, d.business_date, d.current_deliveries, d.current_revenue,
+    SELECT d.driver_id, d.team, true, d.current_deliveries, d.current_revenue,
            calculate_achievement_percentage(d.current_deliveries, d.target_deliveries,
                                             d.current_revenue, d.target_revenue),
            d.current_deliveries >= d.target_deliveries AND d.current_revenue >= d.target_revenue,
@@ -156,7 +158,7 @@ WITH day_rows AS (
     WHERE CAST(:live AS boolean) AND d.business_date = CAST(:to AS date)
       AND (CAST(:team AS text) IS NULL OR d.team = CAST(:team AS text))
 ), per_driver AS (
-    SELECT team, driver_id, date >= CAST(:from AS date) AS current,
+    SELECT team, driver_id, current,
            count(*) AS days_worked,
            sum(deliveries) AS deliveries,
            sum(revenue) AS revenue,
@@ -165,7 +167,7 @@ WITH day_rows AS (
            sum(active_seconds) AS active_seconds
     FROM day_rows
     WHERE team IS NOT NULL
-    GROUP BY team, driver_id, date >= CAST(:from AS date)
+    GROUP BY team, driver_id, current
 ), per_window AS (
     SELECT team, current,
            count(*) AS drivers,

@@ -1,0 +1,178 @@
+"""Guarded migrations: recorded with checksums, applied once under an advisory lock however many
+instances start at once, refused when an applied file changed or disappeared."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+
+from shared import db
+from shared.migrate import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
+from shared.settings import Settings
+from tests.conftest import use_database
+
+PROJECT_ROOT = MIGRATIONS_DIR.parent
+SHIPPED = sorted(MIGRATIONS_DIR.glob("*.sql"))
+
+
+def child_env(database_url, **settings):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "INSTANCE_CONNECTION_NAME", "DB_HOST"}
+    }
+    env.update(DATABASE_URL=database_url, MIGRATE_ON_START="true", **settings)
+    return env
+
+
+def recorded(engine):
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT version, name, checksum FROM schema_migrations"))
+        return sorted(tuple(row) for row in rows)
+
+
+def public_tables(engine):
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ).scalars()
+        return set(rows)
+
+
+@pytest.fixture
+def empty_database(databases):
+    """A database with nothing in it, and an engine on it that migrates nothing by itself."""
+    url = databases.create()
+    bundle = db.build_engine(Settings(database_url=url, migrate_on_start=False))
+    yield url, bundle.engine
+    bundle.close()
+
+
+def test_each_applied_file_is_recorded_with_its_checksum(engine):
+    assert recorded(engine) == [
+        (path.name[:4], path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+        for path in SHIPPED
+    ]
+
+
+def write(directory, name, sql):
+    (directory / name).write_text(sql, encoding="utf-8")
+
+
+def test_a_changed_or_missing_applied_file_stops_migration(empty_database, tmp_path):
+    _, engine = empty_database
+    write(tmp_path, "0001_first.sql", "CREATE TABLE first (id integer);")
+    write(tmp_path, "0002_second.sql", "CREATE TABLE second (id integer);")
+    assert migrate(engine, migrations=load_migrations(tmp_path)) == [
+        "0001_first.sql",
+        "0002_second.sql",
+    ]
+    assert migrate(engine, migrations=load_migrations(tmp_path)) == []
+
+    write(tmp_path, "0001_first.sql", "CREATE TABLE first (id bigint);")
+    with pytest.raises(MigrationError, match=r"0001_first\.sql changed after it was applied"):
+        migrate(engine, migrations=load_migrations(tmp_path))
+
+    write(tmp_path, "0001_first.sql", "CREATE TABLE first (id integer);")
+    (tmp_path / "0002_second.sql").unlink()
+    write(tmp_path, "0003_third.sql", "CREATE TABLE third (id integer);")
+    with pytest.raises(MigrationError, match=r"0002_second\.sql is applied .* but missing"):
+        migrate(engine, migrations=load_migrations(tmp_path))
+    # Nothing pending was applied past the error.
+    assert "third" not in public_tables(engine)
+
+
+def test_a_failing_migration_applies_nothing(empty_database, tmp_path):
+    _, engine = empty_database
+    write(tmp_path, "0001_fine.sql", "CREATE TABLE fine (id integer);")
+    write(tmp_path, "0002_broken.sql", "CREATE TABLE broken (id integer); SELECT 1/0;")
+    with pytest.raises(sa.exc.DBAPIError):
+        migrate(engine, migrations=load_migrations(tmp_path))
+    assert public_tables(engine) == set()
+
+
+def test_a_badly_named_file_is_refused(tmp_path):
+    write(tmp_path, "1_first.sql", "SELECT 1;")
+    with pytest.raises(MigrationError, match="NNNN_lower_snake"):
+        load_migrations(tmp_path)
+
+
+def test_start_up_stops_when_the_database_has_an_edited_migration(empty_database, session_database):
+    url, engine = empty_database
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE schema_migrations SET checksum = 'edited' WHERE version = '0001'")
+        )
+    use_database(url)
+    try:
+        with pytest.raises(MigrationError, match="changed after it was applied"):
+            db.get_engine()
+    finally:
+        use_database(session_database)
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "shared.migrate"],
+        cwd=PROJECT_ROOT,
+        env=child_env(url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 1
+    assert "changed after it was applied" in cli.stderr
+
+
+def test_eight_instances_starting_at_once_apply_each_migration_once(empty_database):
+    url, engine = empty_database
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from shared.db import get_engine; get_engine()"],
+            cwd=PROJECT_ROOT,
+            env=child_env(url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    outcomes = [(p.wait(timeout=120), p.communicate()[1]) for p in starts]
+    assert [code for code, _ in outcomes] == [0] * 8, [err for _, err in outcomes]
+    assert [row[1] for row in recorded(engine)] == [path.name for path in SHIPPED]
+    assert {"driver_targets", "driver_performance_history"} <= public_tables(engine)
+
+
+def test_by_hand_it_prints_what_it_applied_then_nothing(empty_database):
+    url, _ = empty_database
+
+    def run():
+        done = subprocess.run(
+            [sys.executable, "-m", "shared.migrate"],
+            cwd=PROJECT_ROOT,
+            env=child_env(url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    first = run()
+    assert first.startswith("applied: ")
+    assert all(path.name in first for path in SHIPPED)
+    assert "nothing to apply" in run()
+
+
+def test_migrate_on_start_false_leaves_the_database_alone(databases, session_database):
+    url = databases.create()
+    use_database(url, MIGRATE_ON_START="false")
+    try:
+        engine = db.get_engine()
+        assert public_tables(engine) == set()
+    finally:
+        use_database(session_database, MIGRATE_ON_START="true")

@@ -1,0 +1,123 @@
+"""A webhook receiver on 127.0.0.1 inside the test process: records every request and answers
+with the next scripted behaviour (a status code, or a pause longer than the sender's timeout)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Pause:
+    seconds: float
+    status: int = 200
+
+
+class Receiver:
+    def __init__(self, server: ThreadingHTTPServer) -> None:
+        self.server = server
+        self.requests: list[Received] = []
+        self.script: list[int | Pause] = []
+        self.delay = 0.0
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight_per_id = 0
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/hooks"
+
+    def ids(self) -> list[str]:
+        return [r.headers["webhook-id"] for r in self.requests]
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            message_id = self.headers.get("webhook-id", "")
+            with receiver.lock:
+                receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
+                behaviour = receiver.script.pop(0) if receiver.script else 200
+                receiver.in_flight[message_id] = receiver.in_flight.get(message_id, 0) + 1
+                receiver.max_in_flight_per_id = max(
+                    receiver.max_in_flight_per_id, receiver.in_flight[message_id]
+                )
+            try:
+                status = behaviour
+                if isinstance(behaviour, Pause):
+                    time.sleep(behaviour.seconds)
+                    status = behaviour.status
+                elif receiver.delay:
+                    time.sleep(receiver.delay)
+                assert isinstance(status, int)
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            except OSError:
+                pass  # the sender gave up (timeout) and closed the connection
+            finally:
+                with receiver.lock:
+                    receiver.in_flight[message_id] -= 1
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    # Concurrent deliverers connect many at once; the default backlog of 5 would drop some.
+    request_queue_size = 128
+    daemon_threads = True
+
+
+@contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    receiver = Receiver(server)
+    server.RequestHandlerClass = _handler(receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
+def settings_env(**values: str) -> Iterator[None]:
+    """Sets environment settings for the block (the settings cache is rebuilt both ways)."""
+    import os
+
+    from shared.settings import get_settings
+
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+        get_settings.cache_clear()

@@ -64,8 +64,11 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from shared.local import build_app, serve
+    from shared.local import build_app, deliver_webhooks_in_background, serve
 
+    # Locally a webhook receiver on 127.0.0.1 over http is fine (never in the cloud).
+    os.environ.setdefault("WEBHOOKS_ALLOW_LOOPBACK_HTTP", "true")
+    get_settings.cache_clear()
     bundle = _engine_without_auto_migration()
     try:
         with db.translated_errors():
@@ -78,7 +81,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         f"serving every function on http://{args.host}:{args.port}/<function_name>",
         file=sys.stderr,
     )
-    serve(build_app(), host=args.host, port=args.port, threads=args.threads)
+    serve(
+        build_app(),
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        in_worker=lambda: deliver_webhooks_in_background(args.webhook_interval),
+    )
     return 0
 
 
@@ -108,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     serve_cmd.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "8")))
+    serve_cmd.add_argument(
+        "--webhook-interval",
+        type=float,
+        default=5.0,
+        help="seconds between background webhook delivery runs",
+    )
     serve_cmd.set_defaults(run=_cmd_serve)
     return parser
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ FUNCTION_NAMES = (
     "get_history",
     "top_performers",
     "snapshot_daily",
+    "manage_webhooks",
+    "deliver_webhooks",
 )
 LOCAL_DATABASE = "fleet"
 OPENAPI_PATH = "/openapi.json"
@@ -126,8 +130,40 @@ def build_app(source: Path = MAIN_SOURCE) -> FunctionDispatcher:
     )
 
 
-def serve(app: Any, *, host: str, port: int, threads: int) -> None:
-    """Serves until SIGINT/SIGTERM with gunicorn's threaded worker, as functions-framework does."""
+def deliver_webhooks_in_background(interval: float) -> threading.Thread:
+    """What Cloud Scheduler does in the cloud: the same delivery run every `interval` seconds."""
+    from shared import webhook_delivery
+    from shared.db import get_engine
+    from shared.errors import FleetError
+    from shared.settings import get_settings
+
+    def loop() -> None:
+        while True:
+            try:
+                webhook_delivery.deliver_due(get_engine(), get_settings())
+            except FleetError as exc:
+                log.warning("webhook delivery run failed: %s", exc.message)
+            except Exception:
+                log.exception("webhook delivery run failed")
+            threading.Event().wait(interval)
+
+    thread = threading.Thread(target=loop, name="deliver-webhooks", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    threads: int,
+    in_worker: Callable[[], object] | None = None,
+) -> None:
+    """Serves until SIGINT/SIGTERM with gunicorn's threaded worker, as functions-framework does.
+
+    `in_worker` runs in the worker process once it is up (after the fork, so anything it starts
+    shares the worker's engine rather than a copy of the master's)."""
     from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
     class _Server(BaseApplication):  # type: ignore[misc]
@@ -141,6 +177,7 @@ def serve(app: Any, *, host: str, port: int, threads: int) -> None:
                 "keepalive": 30,
                 "accesslog": None,
                 "loglevel": "warning",
+                "post_worker_init": lambda _worker: in_worker and in_worker(),
             }.items():
                 self.cfg.set(key, value)
 

@@ -216,3 +216,30 @@ class TopPerformersQuery(_Window):
             )
         return self
 
+
+WebhookEvent = Literal["target_reached", "day_closed"]
+
+
+# PostgreSQL text cannot hold NUL.
+_NO_NUL = r"^[^\x00]*$"
+
+
+class WebhookSubscriptionRequest(_Body):
+    url: Annotated[str, Field(min_length=1, max_length=2048, pattern=_NO_NUL)]
+    events: Annotated[list[WebhookEvent], Field(min_length=1, max_length=2)]
+    description: Annotated[str, Field(max_length=256, pattern=_NO_NUL)] | None = None
+
+    @field_validator("events")
+    @classmethod
+    def _unique_events(cls, events: list[WebhookEvent]) -> list[WebhookEvent]:
+        if len(set(events)) != len(events):
+            raise ValueError("an event type appears more than once")
+        return events
+
+
+class WebhookListQuery(_Query):
+    pass
+
+
+class WebhookDeleteQuery(_Query):
+    id: Annotated[str, Field(min_length=1, max_length=64)]

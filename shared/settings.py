@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     # Events whose business date is older than this many days are refused (409 too_late).
     late_event_days: int = Field(default=7, ge=1, le=366)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+
+    # Webhooks. Subscriptions must be https to public addresses; `fleet serve` turns this on so
+    # a receiver on 127.0.0.1 can be used locally (http, loopback only).
+    webhooks_allow_loopback_http: bool = False
+    # A delivery is a 2xx answered within this many seconds.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Deliveries sent at once by one deliverer, and how long one run of it keeps claiming.
+    webhook_concurrency: int = Field(default=16, ge=1, le=128)
+    webhook_run_seconds: float = Field(default=50.0, gt=0, le=3600)
     google_cloud_project: str | None = None
 
     @field_validator("fleet_timezone")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from shared import webhooks
 from shared.db import transaction
 from shared.errors import InvalidInput
 
@@ -99,6 +100,7 @@ def snapshot_day(
         conn.execute(_COUNT_RUNNING_CLOCKS, {"date": date, "tz": timezone})
         count = conn.execute(_MOVE_TO_HISTORY, {"date": date}).rowcount
         conn.execute(_MARK_CLOSED, {"date": date, "count": count, "reset": reset})
+        webhooks.emit_day_closed(conn, date=date, drivers_snapshotted=count)
         if reset:
             conn.execute(_RESET_STATUS)
     return {"date": date, "drivers_snapshotted": count, "reset": reset, "already_done": False}

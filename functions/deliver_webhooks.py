@@ -1,0 +1,21 @@
+"""POST by Cloud Scheduler every minute (private, OIDC): send the due webhook deliveries.
+
+Safe to run twice at once or to retry: deliveries are claimed with row locks (SKIP LOCKED) and
+a lease, so no delivery is sent by two runs at the same time.
+"""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from shared import webhook_delivery
+from shared.db import get_engine
+from shared.http import Reply, endpoint
+from shared.settings import get_settings
+
+
+@functions_framework.http
+@endpoint("POST")
+def deliver_webhooks(request: flask.Request) -> Reply:
+    return webhook_delivery.deliver_due(get_engine(), get_settings())

@@ -1,0 +1,247 @@
+"""Sending the outbox: claim due deliveries, send them signed, record what happened.
+
+A claim (FOR UPDATE SKIP LOCKED) moves each row's next_attempt_at to the end of a lease and
+commits before anything is sent, so two deliverers never send the same delivery at once, and
+no row lock is held over the network. The result is recorded only if the row is still the one
+that was claimed (same attempt number). If a deliverer dies mid-send, the lease runs out and
+the delivery is sent again: delivery is at least once, and receivers deduplicate on webhook-id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import logging
+import socket
+import ssl
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from shared.db import transaction
+from shared.errors import FleetError
+from shared.settings import Settings
+from shared.signing import signature
+from shared.webhook_urls import Destination, check_url
+
+log = logging.getLogger(__name__)
+
+RETRY_FIRST = dt.timedelta(seconds=30)
+RETRY_CAP = dt.timedelta(hours=1)
+RETRY_WINDOW = dt.timedelta(hours=24)
+# How much of a receiver's answer is read (and then ignored).
+MAX_RESPONSE_BYTES = 64 * 1024
+MAX_ERROR_CHARS = 300
+
+_CLAIM = sa.text("""
+WITH due AS (
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+    ORDER BY d.next_attempt_at
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE webhook_deliveries d
+SET next_attempt_at = now() + make_interval(secs => :lease_seconds),
+    attempts = d.attempts + 1,
+    last_attempt_at = now()
+FROM due, webhook_subscriptions s, webhook_events e
+WHERE d.id = due.id AND s.id = d.subscription_id AND e.id = d.event_id
+RETURNING d.id, d.attempts, d.subscription_id, s.url, s.secret, e.id AS message_id,
+          jsonb_build_object('type', e.event_type, 'timestamp', e.created_at,
+                             'data', e.data)::text AS body
+""")
+
+# Delivered; or failed for good once the next try would fall outside the retry window; else
+# pending again after the backoff. Only the attempt that was claimed may record its result.
+_RECORD = sa.text("""
+WITH recorded AS (
+    UPDATE webhook_deliveries d
+    SET status = CASE
+            WHEN :ok THEN 'delivered'
+            WHEN now() + make_interval(secs => :retry_seconds)
+                 > d.created_at + make_interval(secs => :window_seconds) THEN 'failed'
+            ELSE 'pending' END,
+        next_attempt_at = now() + make_interval(secs => :retry_seconds),
+        delivered_at = CASE WHEN :ok THEN now() END,
+        last_status_code = CAST(:status_code AS integer),
+        last_error = CAST(:error AS text)
+    WHERE d.id = :id AND d.attempts = :attempts AND d.status = 'pending'
+    RETURNING d.subscription_id, d.status
+)
+UPDATE webhook_subscriptions s
+SET last_attempt_at = now(),
+    last_error = coalesce(CAST(:error AS text), s.last_error),
+    last_error_at = CASE WHEN CAST(:error AS text) IS NULL THEN s.last_error_at ELSE now() END
+FROM recorded
+WHERE s.id = recorded.subscription_id
+RETURNING recorded.status
+""")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    attempts: int
+    subscription_id: str
+    url: str
+    secret: str
+    message_id: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Exponential backoff after the `attempts`-th failed try: 30 s, 1 min, 2 min, ... 1 h."""
+    doublings = min(max(attempts - 1, 0), 20)
+    delay: dt.timedelta = RETRY_FIRST * (1 << doublings)
+    return min(delay, RETRY_CAP)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to an address that was checked, whatever the name resolves to now."""
+
+    def __init__(self, destination: Destination, address: str, timeout: float) -> None:
+        super().__init__(destination.host, destination.port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """As above, with TLS verified against the URL's host name (SNI and certificate)."""
+
+    def __init__(self, destination: Destination, address: str, timeout: float) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(destination.host, destination.port, timeout=timeout, context=self._tls)
+        self._address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+
+
+def send(claimed: Claimed, settings: Settings) -> Outcome:
+    """One signed POST. 2xx within the timeout is delivered; redirects are not followed."""
+    started = time.monotonic()
+    try:
+        destination = check_url(
+            claimed.url, allow_loopback_http=settings.webhooks_allow_loopback_http
+        )
+    except FleetError as exc:
+        return Outcome(ok=False, error=f"refused: {exc.message}")
+    timestamp = int(time.time())
+    body = claimed.body.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "fleet-targets-webhooks",
+        "Host": destination.host_header,
+        "webhook-id": claimed.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(
+            claimed.secret, message_id=claimed.message_id, timestamp=timestamp, body=body
+        ),
+    }
+    timeout = settings.webhook_timeout_seconds
+    connection_type = (
+        _PinnedHTTPSConnection if destination.scheme == "https" else _PinnedHTTPConnection
+    )
+    connection = connection_type(destination, destination.addresses[0], timeout)
+    try:
+        connection.request("POST", destination.target, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(MAX_RESPONSE_BYTES)
+    except (OSError, http.client.HTTPException) as exc:
+        return Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
+    finally:
+        connection.close()
+    if time.monotonic() - started > timeout:
+        return Outcome(ok=False, status_code=response.status, error=f"no answer in {timeout} s")
+    if 200 <= response.status < 300:
+        return Outcome(ok=True, status_code=response.status)
+    return Outcome(ok=False, status_code=response.status, error=f"HTTP {response.status}")
+
+
+def _claim(engine: Engine, *, limit: int, lease: dt.timedelta) -> list[Claimed]:
+    with transaction(engine) as conn:
+        rows = conn.execute(_CLAIM, {"limit": limit, "lease_seconds": lease.total_seconds()}).all()
+    return [
+        Claimed(
+            id=row.id,
+            attempts=row.attempts,
+            subscription_id=str(row.subscription_id),
+            url=row.url,
+            secret=row.secret,
+            message_id=str(row.message_id),
+            body=row.body,
+        )
+        for row in rows
+    ]
+
+
+def _record(engine: Engine, claimed: Claimed, outcome: Outcome) -> str | None:
+    with transaction(engine) as conn:
+        row = conn.execute(
+            _RECORD,
+            {
+                "id": claimed.id,
+                "attempts": claimed.attempts,
+                "ok": outcome.ok,
+                "status_code": outcome.status_code,
+                "error": outcome.error,
+                "retry_seconds": retry_delay(claimed.attempts).total_seconds(),
+                "window_seconds": RETRY_WINDOW.total_seconds(),
+            },
+        ).first()
+    # None: the subscription was deleted, or the lease ran out and another deliverer took it.
+    state: str | None = row.status if row is not None else None
+    return state
+
+
+def _deliver_one(engine: Engine, claimed: Claimed, settings: Settings) -> str | None:
+    outcome = send(claimed, settings)
+    state = _record(engine, claimed, outcome)
+    log.log(
+        logging.INFO if outcome.ok else logging.WARNING,
+        "webhook delivery %s attempt %d: %s",
+        claimed.id,
+        claimed.attempts,
+        state or "not recorded",
+        extra={
+            "subscription_id": claimed.subscription_id,
+            "webhook_id": claimed.message_id,
+            "status": outcome.status_code,
+            "error": outcome.error,
+        },
+    )
+    return state
+
+
+def deliver_due(engine: Engine, settings: Settings) -> dict[str, Any]:
+    """Sends due deliveries, `webhook_concurrency` at a time, until none is due or the run's
+    time is up. Answers how many ended delivered, pending again (retrying) or failed."""
+    deadline = time.monotonic() + settings.webhook_run_seconds
+    # Each claimed row is sent within one timeout (all are sent at once); the margin covers DNS
+    # and recording. A lease that ran out only means one more send.
+    lease = dt.timedelta(seconds=2 * settings.webhook_timeout_seconds + 30)
+    counts = {"delivered": 0, "retrying": 0, "failed": 0, "dropped": 0}
+    with ThreadPoolExecutor(max_workers=settings.webhook_concurrency) as pool:
+        while time.monotonic() < deadline:
+            batch = _claim(engine, limit=settings.webhook_concurrency, lease=lease)
+            if not batch:
+                break
+            for state in pool.map(lambda c: _deliver_one(engine, c, settings), batch):
+                key = {"delivered": "delivered", "pending": "retrying", "failed": "failed"}
+                counts[key.get(state or "", "dropped")] += 1
+    return counts

@@ -1,0 +1,223 @@
+"""deliver_webhooks against a receiver on 127.0.0.1: Standard Webhooks signatures, retries with
+backoff, giving up after 24 h, no redirects, no duplicate concurrent sends, deletions honoured."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from standardwebhooks.webhooks import Webhook
+from werkzeug.test import Client
+
+from shared.settings import get_settings
+from shared.webhook_delivery import deliver_due, retry_delay
+from tests.helpers import get, post
+from tests.webhook_receiver import Pause, Receiver, running_receiver, settings_env
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with settings_env(WEBHOOKS_ALLOW_LOOPBACK_HTTP="true"), running_receiver() as running:
+        yield running
+
+
+def subscribe(client: Client, receiver: Receiver, events: list[str]) -> dict:
+    response = post(client, "manage_webhooks", {"url": receiver.url, "events": events})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def reach_target(client: Client, driver_id: str) -> None:
+    body = [{"driver_id": driver_id, "target_deliveries": 1, "target_revenue": "0"}]
+    assert post(client, "set_targets", body).status_code == 200
+    response = post(client, "update_progress", {"driver_id": driver_id, "deliveries": 1})
+    assert response.status_code == 200
+
+
+def deliver(client: Client) -> dict:
+    response = post(client, "deliver_webhooks", {})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def listed(client: Client, subscription_id: str) -> dict:
+    subscriptions = get(client, "manage_webhooks").get_json()["subscriptions"]
+    (subscription,) = [s for s in subscriptions if s["id"] == subscription_id]
+    return subscription
+
+
+def make_due(engine: Engine) -> None:
+    """The clock moves past every backoff."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE webhook_deliveries SET next_attempt_at = now() WHERE status = 'pending'"
+            )
+        )
+
+
+def test_retry_delay_doubles_from_30_seconds_up_to_an_hour():
+    delays = [retry_delay(n).total_seconds() for n in range(1, 10)]
+    assert delays == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+    assert retry_delay(500) == dt.timedelta(hours=1)
+
+
+def test_deliveries_are_signed_per_standard_webhooks(fresh_engine, client, receiver):
+    subscription = subscribe(client, receiver, ["target_reached", "day_closed"])
+    reach_target(client, "drv-signed")
+    assert deliver(client) == {"delivered": 1, "retrying": 0, "failed": 0, "dropped": 0}
+
+    (request,) = receiver.requests
+    assert request.path == "/hooks"
+    assert request.headers["Content-Type"] == "application/json"
+    payload = Webhook(subscription["secret"]).verify(request.body, request.headers)
+    assert payload["type"] == "target_reached"
+    assert payload["data"]["driver_id"] == "drv-signed"
+    assert payload["data"]["target"] == "deliveries"
+    assert dt.datetime.fromisoformat(payload["timestamp"]).tzinfo is not None
+    with pytest.raises(Exception, match="signature"):
+        Webhook(subscription["secret"]).verify(request.body + b" ", request.headers)
+
+    state = listed(client, subscription["id"])
+    assert state["deliveries"] == {"pending": 0, "delivered": 1, "failed": 0}
+    assert state["last_attempt_at"] is not None
+    assert state["last_error"] is None
+    assert deliver(client)["delivered"] == 0  # nothing is sent twice
+
+
+def test_a_500_is_retried_with_backoff_under_the_same_webhook_id(fresh_engine, client, receiver):
+    subscription = subscribe(client, receiver, ["target_reached"])
+    receiver.script = [500]
+    reach_target(client, "drv-retry")
+    assert deliver(client)["retrying"] == 1
+    state = listed(client, subscription["id"])
+    assert state["deliveries"] == {"pending": 1, "delivered": 0, "failed": 0}
+    assert state["last_error"] == "HTTP 500"
+    with fresh_engine.connect() as conn:
+        backoff = conn.execute(
+            sa.text("SELECT next_attempt_at - last_attempt_at FROM webhook_deliveries")
+        ).scalar_one()
+    assert dt.timedelta(seconds=30) <= backoff < dt.timedelta(seconds=40)
+
+    assert deliver(client)["delivered"] == 0  # not due yet
+    assert len(receiver.requests) == 1
+    make_due(fresh_engine)
+    assert deliver(client)["delivered"] == 1
+    first, second = receiver.requests
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    Webhook(subscription["secret"]).verify(second.body, second.headers)
+    assert listed(client, subscription["id"])["deliveries"]["delivered"] == 1
+
+
+def test_no_answer_within_the_timeout_is_retried(fresh_engine, client, receiver):
+    subscribe(client, receiver, ["target_reached"])
+    receiver.script = [Pause(seconds=2.0)]
+    reach_target(client, "drv-slow")
+    settings = get_settings().model_copy(update={"webhook_timeout_seconds": 0.3})
+    assert deliver_due(fresh_engine, settings)["retrying"] == 1
+    with fresh_engine.connect() as conn:
+        error = conn.execute(sa.text("SELECT last_error FROM webhook_deliveries")).scalar_one()
+    assert "timed out" in error
+    make_due(fresh_engine)
+    assert deliver_due(fresh_engine, settings)["delivered"] == 1
+    assert len(receiver.requests) == 2
+
+
+def test_redirects_are_not_followed(fresh_engine, client, receiver):
+    subscription = subscribe(client, receiver, ["target_reached"])
+    receiver.script = [302]
+    reach_target(client, "drv-redirect")
+    assert deliver(client)["retrying"] == 1
+    assert len(receiver.requests) == 1
+    assert listed(client, subscription["id"])["last_error"] == "HTTP 302"
+
+
+def test_a_delivery_fails_for_good_after_24_hours(fresh_engine, client, receiver):
+    subscription = subscribe(client, receiver, ["target_reached"])
+    receiver.script = [503]
+    reach_target(client, "drv-gone")
+    with fresh_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE webhook_deliveries SET created_at = now() - interval '24 h'"))
+    assert deliver(client)["failed"] == 1
+    make_due(fresh_engine)
+    assert deliver(client)["failed"] == 0
+    assert len(receiver.requests) == 1
+    state = listed(client, subscription["id"])
+    assert state["deliveries"] == {"pending": 0, "delivered": 0, "failed": 1}
+    assert state["last_error"] == "HTTP 503"
+
+
+def test_the_address_is_checked_again_when_sending(fresh_engine, client, receiver):
+    subscription = subscribe(client, receiver, ["target_reached"])
+    reach_target(client, "drv-recheck")
+    settings = get_settings().model_copy(update={"webhooks_allow_loopback_http": False})
+    assert deliver_due(fresh_engine, settings)["retrying"] == 1
+    assert receiver.requests == []
+    assert listed(client, subscription["id"])["last_error"].startswith("refused: ")
+
+
+def test_two_deliverers_never_send_the_same_delivery_at_once(fresh_engine, client, receiver):
+    subscribe(client, receiver, ["target_reached"])
+    for n in range(40):
+        reach_target(client, f"drv-{n:02}")
+    receiver.delay = 0.05
+    settings = get_settings().model_copy(update={"webhook_concurrency": 8})
+    results: list[dict] = []
+
+    def run() -> None:
+        results.append(deliver_due(fresh_engine, settings))
+
+    deliverers = [threading.Thread(target=run) for _ in range(2)]
+    for thread in deliverers:
+        thread.start()
+    for thread in deliverers:
+        thread.join()
+    assert sum(r["delivered"] for r in results) == 40
+    assert all(r["delivered"] > 0 for r in results)  # both took part
+    ids = receiver.ids()
+    assert len(ids) == 40
+    assert len(set(ids)) == 40
+    assert receiver.max_in_flight_per_id == 1
+
+
+def test_a_deleted_subscription_gets_nothing_more(fresh_engine, client, receiver):
+    kept = subscribe(client, receiver, ["target_reached"])
+    deleted = subscribe(client, receiver, ["target_reached"])
+    reach_target(client, "drv-one")
+    assert client.delete("/manage_webhooks", query_string={"id": deleted["id"]}).status_code == 200
+    reach_target(client, "drv-two")
+    assert deliver(client)["delivered"] == 2
+    for request in receiver.requests:  # all signed with the subscription that was kept
+        Webhook(kept["secret"]).verify(request.body, request.headers)
+    drivers = sorted(json.loads(r.body)["data"]["driver_id"] for r in receiver.requests)
+    assert drivers == ["drv-one", "drv-two"]
+
+
+def test_a_rolled_back_change_sends_nothing(fresh_engine, client, receiver):
+    subscribe(client, receiver, ["target_reached"])
+    body = [{"driver_id": "drv-rollback", "target_deliveries": 1, "target_revenue": "0"}]
+    assert post(client, "set_targets", body).status_code == 200
+    events = [
+        {"driver_id": "drv-rollback", "deliveries": 1},
+        {"driver_id": "drv-unknown", "deliveries": 1},  # 404: the whole batch rolls back
+    ]
+    assert post(client, "update_progress", {"events": events}).status_code == 404
+    assert deliver(client) == {"delivered": 0, "retrying": 0, "failed": 0, "dropped": 0}
+    assert receiver.requests == []
+
+
+def test_day_closed_is_delivered(fresh_engine, client, receiver):
+    subscription = subscribe(client, receiver, ["day_closed"])
+    reach_target(client, "drv-day")
+    today = get(client, "get_targets", driver_id="drv-day").get_json()["business_date"]
+    assert post(client, "snapshot_daily", {"date": today}).status_code == 200
+    assert deliver(client)["delivered"] == 1
+    (request,) = receiver.requests
+    payload = Webhook(subscription["secret"]).verify(request.body, request.headers)
+    assert payload["type"] == "day_closed"
+    assert payload["data"] == {"date": today, "drivers_snapshotted": 1, "drivers_achieved": 1}

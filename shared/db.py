@@ -117,7 +117,13 @@ def build_engine(
         params = _local_params(settings)
 
         def creator() -> Any:
-            return pg8000.dbapi.connect(**params)
+            try:
+                return pg8000.dbapi.connect(**params)
+            except ssl.SSLError as exc:
+                # pg8000 lets a failed TLS handshake (say, an unverifiable certificate) escape
+                # as-is; as a driver error it is a connection failure (503), not a bug (500).
+                reason = getattr(exc, "verify_message", None) or exc.reason or "handshake failed"
+                raise pg8000.dbapi.InterfaceError(f"TLS to the database failed: {reason}") from exc
 
     engine = sa.create_engine(
         "postgresql+pg8000://",

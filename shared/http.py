@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -132,6 +133,16 @@ def parse_query(request: flask.Request, model: type[Model]) -> Model:
     return parse(model, values)
 
 
+_TRACE_ID = re.compile(r"[0-9a-fA-F]{1,32}")
+
+
+def _trace_id(request: flask.Request) -> str:
+    """The trace id of X-Cloud-Trace-Context (`TRACE_ID/SPAN_ID;o=1`), or "" if it is not one:
+    the header comes from the client, so nothing else reaches the log entry's trace."""
+    trace = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0]
+    return trace if _TRACE_ID.fullmatch(trace) else ""
+
+
 def endpoint(*methods: str) -> Callable[[Handler], Callable[[flask.Request], flask.Response]]:
     """Wraps a handler: refuses other methods (405), maps errors, logs one line per request."""
     allowed = ", ".join(methods)
@@ -141,7 +152,7 @@ def endpoint(*methods: str) -> Callable[[Handler], Callable[[flask.Request], fla
         @functools.wraps(handler)
         def wrapper(request: flask.Request) -> flask.Response:
             started = time.perf_counter()
-            trace = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0]
+            trace = _trace_id(request)
             token = logs.request_context.set({"function": handler.__name__, "trace": trace})
             try:
                 response, failure = _respond(handler, request, methods)

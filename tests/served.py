@@ -123,6 +123,16 @@ class Server:
         """Every stdout line so far, each parsed (a line that is not JSON fails the test)."""
         return [json.loads(line) for line in list(self.stdout.lines)]
 
+    def wait_for_lines(self, match: Any, count: int = 1, start: int = 0) -> list[dict[str, Any]]:
+        """The JSON lines from index `start` that `match`, once there are at least `count`: a
+        line is written before the response is sent but read here on another thread."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            found = [line for line in self.json_lines()[start:] if match(line)]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -117,7 +117,9 @@ def test_database_outage_answers_503_then_recovers_without_restart(
                 assert status == 503, (name, body)
                 assert body["error"]["code"] == "database_unavailable", body
                 assert set(body["error"]) == {"code", "message", "field"}
-            outage_lines = server.json_lines()[lines_before:]
+            outage_lines = server.wait_for_lines(
+                lambda line: line.get("status") == 503, len(FUNCTION_NAMES), lines_before
+            )
         finally:
             own_postgres.start()
 

@@ -26,7 +26,8 @@ MAX_EVENT_BATCH = 1_000
 MAX_DAYS = 366
 
 DriverId = Annotated[str, Field(min_length=1, max_length=64)]
-TeamName = Annotated[str, Field(min_length=1, max_length=64)]
+# PostgreSQL text cannot hold NUL: refused here rather than by the database.
+TeamName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
 Status = Literal["available", "busy", "break", "offline"]
 # NUMERIC(12, 2): up to 9,999,999,999.99.
 Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2, allow_inf_nan=False)]

@@ -160,7 +160,15 @@ def _settings(port: int, host: str, *, url: bool) -> Settings:
         return Settings(
             database_url=f"postgresql://postgres@{host}:{port}/postgres?sslmode=require"
         )
-    return Settings(db_host=host, db_port=port, db_name="postgres", db_user="postgres", db_ssl=True)
+    # database_url=None: the suite's DATABASE_URL would otherwise win over the DB_* settings.
+    return Settings(
+        database_url=None,
+        db_host=host,
+        db_port=port,
+        db_name="postgres",
+        db_user="postgres",
+        db_ssl=True,
+    )
 
 
 @pytest.mark.parametrize("url", [False, True], ids=["DB_SSL", "sslmode"])
@@ -199,7 +207,8 @@ def test_tls_contexts_require_a_verified_certificate_and_name() -> None:
         ]
         for mode in ("require", "verify-ca", "verify-full")
     ]
-    contexts.append(db._local_params(Settings(db_host="db.internal", db_ssl=True))["ssl_context"])
+    db_ssl = Settings(database_url=None, db_host="db.internal", db_ssl=True)
+    contexts.append(db._local_params(db_ssl)["ssl_context"])
     for context in contexts:
         assert context.verify_mode == ssl.CERT_REQUIRED
         assert context.check_hostname is True

@@ -11,12 +11,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cases
+from bench import cases, cases_webhooks
 from bench.cold_start import cold_start
 from bench.report import RESULTS_PATH, Result, table, write_json
 from bench.stack import FleetServer, Postgres, migrate
 
-CASES = ("progress", "concurrent", "set_targets", "snapshot", "top_performers", "cold_start")
+CASES = (
+    "progress",
+    "concurrent",
+    "set_targets",
+    "snapshot",
+    "top_performers",
+    "webhooks",
+    "cold_start",
+)
 
 
 def machine(postgres: Postgres) -> dict[str, Any]:
@@ -71,6 +79,10 @@ def run(selected: set[str], threads: int) -> list[Result]:
                     results.append(cases.top_performers(server, url))
             finally:
                 server.stop()
+            if "webhooks" in selected:
+                _log("progress_p50_webhook / deliver_1k")
+                log_path = directory / "server_webhooks.log"
+                results += cases_webhooks.webhooks(url, threads=threads, log_path=log_path)
             if "cold_start" in selected:
                 _log("cold_start")
                 results.append(cold_start(url, directory))

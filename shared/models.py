@@ -65,11 +65,17 @@ class SetTargetsRequest(_Body):
     @field_validator("drivers")
     @classmethod
     def _unique_driver_ids(cls, drivers: list[DriverTarget]) -> list[DriverTarget]:
-        seen: set[str] = set()
-        for driver in drivers:
-            if driver.driver_id in seen:
-                raise ValueError(f"driver_id {driver.driver_id!r} appears more than once")
-            seen.add(driver.driver_id)
+        # InvalidInput, not ValueError: the error names the repeated item, not the whole list.
+        first_at: dict[str, int] = {}
+        for index, driver in enumerate(drivers):
+            if driver.driver_id in first_at:
+                field = f"drivers[{index}].driver_id"
+                raise InvalidInput(
+                    f"{field}: {driver.driver_id!r} already appears at "
+                    f"drivers[{first_at[driver.driver_id]}]",
+                    field=field,
+                )
+            first_at[driver.driver_id] = index
         return drivers
 
 

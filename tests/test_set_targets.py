@@ -122,8 +122,9 @@ def test_a_duplicate_driver_id_writes_nothing(client, engine):
     )
     assert response.status_code == 400
     error = error_of(response)
-    assert error["field"] == "drivers"
+    assert (error["code"], error["field"]) == ("invalid_input", "drivers[3].driver_id")
     assert ids[1] in error["message"]
+    assert "drivers[1]" in error["message"]
     assert stored(engine, *ids) == {}
 
 

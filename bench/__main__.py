@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cases, cases_webhooks
+from bench import cases, cases_boards, cases_webhooks
 from bench.cold_start import cold_start
 from bench.report import RESULTS_PATH, Result, table, write_json
 from bench.stack import FleetServer, Postgres, migrate
@@ -22,6 +22,7 @@ CASES = (
     "set_targets",
     "snapshot",
     "top_performers",
+    "boards",
     "webhooks",
     "cold_start",
 )
@@ -77,6 +78,9 @@ def run(selected: set[str], threads: int) -> list[Result]:
                 if "top_performers" in selected:
                     _log("top_performers_3m (loading 3M history rows)")
                     results.append(cases.top_performers(server, url))
+                if "boards" in selected:
+                    _log("top_performers_team_compare / csv_export_100k")
+                    results += cases_boards.run(server, url)
             finally:
                 server.stop()
             if "webhooks" in selected:
@@ -101,6 +105,7 @@ def main() -> int:
     selected = set(args.only or CASES)
     results = run(selected, args.threads)
     print(table(results))
+    print("load average at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     if selected == set(CASES):
         write_json(results)
         print(f"written: {RESULTS_PATH}")

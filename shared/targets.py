@@ -18,6 +18,8 @@ from shared.models import DriverTarget
 # in the same statement; `"team": null` clears it. The status goes back to `available`, but a
 # stopped active-time clock stays stopped until the driver reports (migrations/0002), and active
 # time is not reset: it measures the driver's time, not progress toward a target.
+# Rows are written in driver_id order: two batches sharing drivers lock them in the same order
+# (in input order they deadlock).
 _UPSERT_TARGETS = sa.text("""
 WITH input AS (
     SELECT * FROM json_to_recordset(CAST(:drivers AS json))
@@ -29,6 +31,7 @@ WITH input AS (
            CASE WHEN i.team_given THEN i.team ELSE existing.team END
     FROM input i
     LEFT JOIN driver_targets existing ON existing.driver_id = i.driver_id
+    ORDER BY i.driver_id
     ON CONFLICT (driver_id) DO UPDATE
         SET target_deliveries = excluded.target_deliveries,
             target_revenue = excluded.target_revenue,
@@ -41,6 +44,7 @@ INSERT INTO driver_days AS d (driver_id, business_date, team, target_deliveries,
 SELECT u.driver_id, business_today(:tz), u.team, u.target_deliveries, u.target_revenue
 FROM upserted u
 WHERE NOT :today_closed
+ORDER BY u.driver_id
 ON CONFLICT ON CONSTRAINT driver_days_pkey DO UPDATE
     SET target_deliveries = excluded.target_deliveries,
         target_revenue = excluded.target_revenue,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.test import Client
 
 from tests.helpers import error_of, get, post
 
@@ -226,3 +228,20 @@ def test_a_body_over_max_body_bytes_is_413(client, engine):
     assert response.status_code == 413
     assert error_of(response)["code"] == "payload_too_large"
     assert stored(engine, driver) == {}
+
+
+def test_concurrent_batches_sharing_drivers_all_succeed(app, client, engine):
+    """Batches naming the same drivers in opposite orders must not deadlock each other (a
+    deadlock is answered 503)."""
+    ids = batch_ids(3000)
+    orders = [ids, ids[::-1]] * 2
+
+    def send(order):
+        own = Client(app)
+        drivers = [{"driver_id": i, "target_deliveries": 1} for i in order]
+        return [post(own, "set_targets", drivers).status_code for _ in range(5)]
+
+    with ThreadPoolExecutor(len(orders)) as pool:
+        statuses = [s for batch in pool.map(send, orders) for s in batch]
+    assert statuses == [200] * len(orders) * 5
+    assert len(stored(engine, *ids)) == len(ids)

@@ -122,27 +122,38 @@ def retry_delay(attempts: int) -> dt.timedelta:
     return min(delay, RETRY_CAP)
 
 
+def _connect_checked(destination: Destination, timeout: float | None) -> socket.socket:
+    """A connection to the first of the checked addresses that answers (never a new lookup)."""
+    failure: OSError | None = None
+    for address in destination.addresses:
+        try:
+            return socket.create_connection((address, destination.port), timeout)
+        except OSError as exc:
+            failure = exc
+    raise failure or OSError("no address to connect to")
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to an address that was checked, whatever the name resolves to now."""
 
-    def __init__(self, destination: Destination, address: str, timeout: float) -> None:
+    def __init__(self, destination: Destination, timeout: float) -> None:
         super().__init__(destination.host, destination.port, timeout=timeout)
-        self._address = address
+        self._destination = destination
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect_checked(self._destination, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """As above, with TLS verified against the URL's host name (SNI and certificate)."""
 
-    def __init__(self, destination: Destination, address: str, timeout: float) -> None:
+    def __init__(self, destination: Destination, timeout: float) -> None:
         self._tls = ssl.create_default_context()
         super().__init__(destination.host, destination.port, timeout=timeout, context=self._tls)
-        self._address = address
+        self._destination = destination
 
     def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), self.timeout)
+        raw = _connect_checked(self._destination, self.timeout)
         self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
 
 
@@ -171,7 +182,7 @@ def send(claimed: Claimed, settings: Settings) -> Outcome:
     connection_type = (
         _PinnedHTTPSConnection if destination.scheme == "https" else _PinnedHTTPConnection
     )
-    connection = connection_type(destination, destination.addresses[0], timeout)
+    connection = connection_type(destination, timeout)
     try:
         connection.request("POST", destination.target, body=body, headers=headers)
         response = connection.getresponse()

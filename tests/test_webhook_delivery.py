@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -221,3 +222,86 @@ def test_day_closed_is_delivered(fresh_engine, client, receiver):
     payload = Webhook(subscription["secret"]).verify(request.body, request.headers)
     assert payload["type"] == "day_closed"
     assert payload["data"] == {"date": today, "drivers_snapshotted": 1, "drivers_achieved": 1}
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for the name localhost, and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_path = directory / "localhost.pem"
+    key_path = directory / "localhost.key"
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certificate_path, key_path
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Path) -> Iterator[tuple[Receiver, Path]]:
+    certificate, key = self_signed_certificate(tmp_path)
+    with (
+        settings_env(WEBHOOKS_ALLOW_LOOPBACK_HTTP="true"),
+        running_receiver(tls=(certificate, key)) as running,
+    ):
+        yield running, certificate
+
+
+def test_https_is_sent_to_the_checked_address_and_verified_for_the_host_name(
+    fresh_engine, client, tls_receiver
+):
+    receiver, certificate = tls_receiver
+    subscription = subscribe(client, receiver, ["target_reached"])
+    reach_target(client, "drv-tls")
+    # The receiver's certificate is trusted (as a public CA's would be) and names localhost.
+    with settings_env(SSL_CERT_FILE=str(certificate)):
+        assert deliver(client)["delivered"] == 1
+    (request,) = receiver.requests
+    Webhook(subscription["secret"]).verify(request.body, request.headers)
+
+
+def test_an_untrusted_certificate_is_not_delivered_to(fresh_engine, client, tls_receiver):
+    receiver, _ = tls_receiver
+    subscription = subscribe(client, receiver, ["target_reached"])
+    reach_target(client, "drv-untrusted")
+    assert deliver(client)["retrying"] == 1
+    assert receiver.requests == []
+    assert "CERTIFICATE_VERIFY_FAILED" in listed(client, subscription["id"])["last_error"]
+
+
+def test_a_certificate_for_another_name_is_not_delivered_to(fresh_engine, client, tls_receiver):
+    receiver, certificate = tls_receiver
+    port = receiver.server.server_address[1]
+    response = post(
+        client,
+        "manage_webhooks",
+        {"url": f"https://127.0.0.1:{port}/hooks", "events": ["target_reached"]},
+    )
+    assert response.status_code == 201
+    reach_target(client, "drv-wrong-name")
+    with settings_env(SSL_CERT_FILE=str(certificate)):
+        assert deliver(client)["retrying"] == 1
+    assert receiver.requests == []
+    error = listed(client, response.get_json()["id"])["last_error"]
+    assert "CERTIFICATE_VERIFY_FAILED" in error or "match" in error

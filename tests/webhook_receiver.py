@@ -3,12 +3,14 @@ with the next scripted behaviour (a status code, or a pause longer than the send
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -26,8 +28,9 @@ class Pause:
 
 
 class Receiver:
-    def __init__(self, server: ThreadingHTTPServer) -> None:
+    def __init__(self, server: ThreadingHTTPServer, scheme: str) -> None:
         self.server = server
+        self.scheme = scheme
         self.requests: list[Received] = []
         self.script: list[int | Pause] = []
         self.delay = 0.0
@@ -37,8 +40,9 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hooks"
+        port = self.server.server_address[1]
+        host = "localhost" if self.scheme == "https" else "127.0.0.1"
+        return f"{self.scheme}://{host}:{port}/hooks"
 
     def ids(self) -> list[str]:
         return [r.headers["webhook-id"] for r in self.requests]
@@ -88,9 +92,14 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def running_receiver() -> Iterator[Receiver]:
+def running_receiver(tls: tuple[Path, Path] | None = None) -> Iterator[Receiver]:
+    """http on 127.0.0.1; with tls=(certificate, key), https (as https://localhost:port)."""
     server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    receiver = Receiver(server)
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    receiver = Receiver(server, "https" if tls else "http")
     server.RequestHandlerClass = _handler(receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

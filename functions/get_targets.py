@@ -28,11 +28,11 @@ def get_targets(request: flask.Request) -> Reply:
             return csv_export.csv_response(targets.DRIVER_FIELDS, [driver], filename="driver.csv")
         return driver
     if as_csv:
-        rows = targets.export_drivers(
+        lines = targets.export_drivers_csv(
             get_engine(), timezone=timezone, status=query.status, team=query.team
         )
-        return csv_export.csv_response(
-            targets.DRIVER_FIELDS, csv_export.primed(rows), filename="drivers.csv"
+        return csv_export.csv_copy_response(
+            targets.DRIVER_FIELDS, csv_export.primed(lines), filename="drivers.csv"
         )
     return targets.list_drivers(
         get_engine(),

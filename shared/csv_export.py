@@ -1,4 +1,8 @@
-"""CSV answers: RFC 4180 through the csv module, UTF-8, a header row, streamed in chunks.
+"""CSV answers: RFC 4180 quoting, UTF-8, a header row, streamed in chunks.
+
+Rows are written by the csv module, or, for the full driver export, by PostgreSQL's COPY in
+CSV format (the same quoting; shared.targets formats its cells the way `cell` does). Lines end
+in LF, as COPY writes them, so every CSV answer looks the same.
 
 Text cells that begin with `=`, `+`, `-`, `@`, tab or carriage return get a leading `'`, so a
 spreadsheet shows them instead of running them as formulas (driver ids and team names come
@@ -13,9 +17,11 @@ import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import flask
+
+Item = TypeVar("Item")
 
 CSV_MIMETYPE = "text/csv"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -52,7 +58,7 @@ def cell(value: Any) -> Any:
 def render(fields: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     """The header, then the rows, as text chunks of up to ROWS_PER_CHUNK rows."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(fields)
     for count, row in enumerate(rows, start=1):
         writer.writerow([cell(row.get(field)) for field in fields])
@@ -65,19 +71,32 @@ def render(fields: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterator[st
         yield tail
 
 
-def primed(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def primed(items: Iterable[Item]) -> Iterator[Item]:
     """Runs the first fetch now, inside the handler, so a database failure still answers with
     the error shape instead of a broken 200 stream."""
-    iterator = iter(rows)
-    first = next(iterator, None)
-    return iterator if first is None else itertools.chain([first], iterator)
+    iterator = iter(items)
+    for first in iterator:
+        return itertools.chain([first], iterator)
+    return iterator
 
 
 def csv_response(
     fields: Sequence[str], rows: Iterable[dict[str, Any]], *, filename: str
 ) -> flask.Response:
-    """A streamed text/csv response; `rows` may be a generator holding a database cursor."""
-    body = (chunk.encode("utf-8") for chunk in render(fields, rows))
+    """A text/csv response of rows written here."""
+    return _streamed((chunk.encode("utf-8") for chunk in render(fields, rows)), filename)
+
+
+def csv_copy_response(
+    fields: Sequence[str], lines: Iterable[bytes], *, filename: str
+) -> flask.Response:
+    """A text/csv response of CSV lines already written (by COPY): the header, then `lines`,
+    which may be a generator holding a database connection."""
+    header = next(render(fields, [])).encode("utf-8")
+    return _streamed(itertools.chain([header], lines), filename)
+
+
+def _streamed(body: Iterable[bytes], filename: str) -> flask.Response:
     response = flask.Response(body, mimetype=CSV_MIMETYPE)
     response.headers["Content-Type"] = f"{CSV_MIMETYPE}; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

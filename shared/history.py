@@ -68,12 +68,15 @@ ORDER BY h.date DESC
 """)
 
 # The day rows both boards rank: closed days in [:prev_from, :to] (the previous window, when
-# compared, lies just before :from), plus with :live the open day's progress rows (:to is then
-# today) with their running active time. Every value is bound; CASE on :metric picks the score,
-# so the statement text never changes.
+# compared, lies just before :from; `current` tells the two apart), plus with :live the open
+# day's progress rows (:to is then today) with their running active time. Every value is
+# bound; CASE on :metric picks the score, so the statement texts never change.
 #
-# Both windows are ranked alike (`current` tells them apart); ties share a rank and are ordered
-# by driver_id. A viewer outside the limit (or not ranked at all) is still answered.
+# One row per driver carries both windows (FILTER aggregates), each ranked on its own: ties share
+# a rank and are ordered by driver_id. The previous window needs only its score: the sum of the
+# metric's per-day value over its base (days for the mean achievement, active seconds for
+# per_hour). A viewer outside the limit (or not ranked at all) is
+# still answered.
 _DRIVER_BOARD = sa.text("""
 WITH day_rows AS (
     SELECT h.driver_id, h.team, h.date >= CAST(:from AS date) AS current,
@@ -93,16 +96,25 @@ WITH day_rows AS (
     JOIN driver_targets t ON t.driver_id = d.driver_id
     WHERE CAST(:live AS boolean) AND d.business_date = CAST(:to AS date)
       AND (CAST(:team AS text) IS NULL OR d.team = CAST(:team AS text))
-), per_window AS (
-    SELECT driver_id, current,
-           count(*) AS days_worked,
-           sum(deliveries) AS total_deliveries,
-           sum(revenue) AS total_revenue,
-           round(avg(achievement), 2) AS avg_achievement,
-           count(*) FILTER (WHERE achieved) AS days_achieved,
-           sum(active_seconds) AS active_seconds
+), per_driver AS (
+    SELECT driver_id,
+           count(*) FILTER (WHERE current) AS days_worked,
+           coalesce(sum(deliveries) FILTER (WHERE current), 0) AS total_deliveries,
+           coalesce(sum(revenue) FILTER (WHERE current), 0) AS total_revenue,
+           round(avg(achievement) FILTER (WHERE current), 2) AS avg_achievement,
+           count(*) FILTER (WHERE current AND achieved) AS days_achieved,
+           coalesce(sum(active_seconds) FILTER (WHERE current), 0) AS active_seconds,
+           count(*) FILTER (WHERE NOT current) AS previous_days,
+           sum(CASE CAST(:metric AS text)
+                   WHEN 'deliveries' THEN deliveries
+                   WHEN 'revenue' THEN revenue
+                   WHEN 'per_hour' THEN deliveries
+                   ELSE achievement
+               END) FILTER (WHERE NOT current) AS previous_value,
+           sum(CASE CAST(:metric AS text) WHEN 'per_hour' THEN active_seconds ELSE 1 END)
+               FILTER (WHERE NOT current) AS previous_base
     FROM day_rows
-    GROUP BY driver_id, current
+    GROUP BY driver_id
 ), scored AS (
     SELECT *,
            CASE CAST(:metric AS text)
@@ -111,33 +123,44 @@ WITH day_rows AS (
                WHEN 'per_hour' THEN per_active_hour(total_deliveries, active_seconds)
                ELSE avg_achievement
            END AS score,
-           (CAST(:metric AS text) <> 'per_hour' OR active_seconds >= :min_active_seconds)
-               AND days_worked >= :min_days AS eligible
-    FROM per_window
+           CASE CAST(:metric AS text)
+               WHEN 'deliveries' THEN previous_value
+               WHEN 'revenue' THEN previous_value
+               WHEN 'per_hour' THEN per_active_hour(previous_value, previous_base)
+               ELSE round(previous_value / previous_base, 2)
+           END AS previous_score,
+           days_worked >= :min_days
+               AND (CAST(:metric AS text) <> 'per_hour'
+                    OR active_seconds >= :min_active_seconds) AS eligible,
+           previous_days >= :min_days
+               AND (CAST(:metric AS text) <> 'per_hour'
+                    OR previous_base >= :min_active_seconds) AS previously_eligible
+    FROM per_driver
 ), ranked AS (
     SELECT *,
-           CASE WHEN eligible THEN rank() OVER (PARTITION BY current, eligible
-                                                ORDER BY score DESC) END AS rank,
-           row_number() OVER (PARTITION BY current, eligible ORDER BY score DESC, driver_id)
-               AS position
+           CASE WHEN eligible THEN rank() OVER (PARTITION BY eligible ORDER BY score DESC) END
+               AS rank,
+           row_number() OVER (PARTITION BY eligible ORDER BY score DESC, driver_id) AS position,
+           CASE WHEN previously_eligible
+                THEN rank() OVER (PARTITION BY previously_eligible ORDER BY previous_score DESC)
+           END AS previous_rank
     FROM scored
 )
-SELECT c.rank, c.driver_id, c.days_worked, c.total_deliveries, c.total_revenue,
-       c.avg_achievement, c.days_achieved, c.active_seconds / 60 AS active_minutes,
-       per_active_hour(c.total_deliveries, c.active_seconds) AS deliveries_per_active_hour,
-       p.rank AS previous_rank,
-       p.rank - c.rank AS rank_change,
-       CASE WHEN c.eligible AND p.score > 0
-            THEN round((c.score - p.score) * 100 / p.score, 2) END AS change_pct
-FROM ranked c
-LEFT JOIN ranked p ON p.driver_id = c.driver_id AND NOT p.current AND p.eligible
-WHERE c.current
-  AND ((c.eligible AND c.position <= :limit) OR c.driver_id = CAST(:viewer AS text))
-ORDER BY c.eligible DESC, c.position
+SELECT rank, driver_id, days_worked, total_deliveries, total_revenue, avg_achievement,
+       days_achieved, active_seconds / 60 AS active_minutes,
+       per_active_hour(total_deliveries, active_seconds) AS deliveries_per_active_hour,
+       previous_rank,
+       previous_rank - rank AS rank_change,
+       CASE WHEN eligible AND previously_eligible AND previous_score > 0
+            THEN round((score - previous_score) * 100 / previous_score, 2) END AS change_pct
+FROM ranked
+WHERE days_worked > 0 AND ((eligible AND position <= :limit) OR driver_id = CAST(:viewer AS text))
+ORDER BY eligible DESC, position
 """)
 
-# Teams: each driver's days in a team (rows without a team are left out), drivers under
-# min_days dropped, then summed per team; avg_achievement is over all the team's day rows.
+# Teams: each driver's days in a team (rows without a team are left out); per window, drivers
+# under min_days are dropped, the rest summed per team; avg_achievement is over all the team's
+# day rows.
 _TEAM_BOARD = sa.text("""
 WITH day_rows AS (
     SELECT h.driver_id, h.team, h.date >= CAST(:from AS date) AS current,
@@ -158,27 +181,40 @@ WITH day_rows AS (
     WHERE CAST(:live AS boolean) AND d.business_date = CAST(:to AS date)
       AND (CAST(:team AS text) IS NULL OR d.team = CAST(:team AS text))
 ), per_driver AS (
-    SELECT team, driver_id, current,
-           count(*) AS days_worked,
-           sum(deliveries) AS deliveries,
-           sum(revenue) AS revenue,
-           sum(achievement) AS achievement,
-           count(*) FILTER (WHERE achieved) AS days_achieved,
-           sum(active_seconds) AS active_seconds
+    SELECT team, driver_id,
+           count(*) FILTER (WHERE current) AS days_worked,
+           sum(deliveries) FILTER (WHERE current) AS deliveries,
+           sum(revenue) FILTER (WHERE current) AS revenue,
+           sum(achievement) FILTER (WHERE current) AS achievement,
+           count(*) FILTER (WHERE current AND achieved) AS days_achieved,
+           sum(active_seconds) FILTER (WHERE current) AS active_seconds,
+           count(*) FILTER (WHERE NOT current) AS previous_days,
+           sum(CASE CAST(:metric AS text)
+                   WHEN 'deliveries' THEN deliveries
+                   WHEN 'revenue' THEN revenue
+                   WHEN 'per_hour' THEN deliveries
+                   ELSE achievement
+               END) FILTER (WHERE NOT current) AS previous_value,
+           sum(CASE CAST(:metric AS text) WHEN 'per_hour' THEN active_seconds ELSE 1 END)
+               FILTER (WHERE NOT current) AS previous_base
     FROM day_rows
     WHERE team IS NOT NULL
-    GROUP BY team, driver_id, current
-), per_window AS (
-    SELECT team, current,
-           count(*) AS drivers,
-           sum(deliveries) AS total_deliveries,
-           sum(revenue) AS total_revenue,
-           round(sum(achievement) / sum(days_worked), 2) AS avg_achievement,
-           sum(days_achieved) AS days_achieved,
-           sum(active_seconds) AS active_seconds
+    GROUP BY team, driver_id
+), per_team AS (
+    SELECT team,
+           count(*) FILTER (WHERE days_worked >= :min_days) AS drivers,
+           sum(deliveries) FILTER (WHERE days_worked >= :min_days) AS total_deliveries,
+           sum(revenue) FILTER (WHERE days_worked >= :min_days) AS total_revenue,
+           round(sum(achievement) FILTER (WHERE days_worked >= :min_days)
+                 / sum(days_worked) FILTER (WHERE days_worked >= :min_days), 2)
+               AS avg_achievement,
+           sum(days_achieved) FILTER (WHERE days_worked >= :min_days) AS days_achieved,
+           sum(active_seconds) FILTER (WHERE days_worked >= :min_days) AS active_seconds,
+           count(*) FILTER (WHERE previous_days >= :min_days) AS previous_drivers,
+           sum(previous_value) FILTER (WHERE previous_days >= :min_days) AS previous_value,
+           sum(previous_base) FILTER (WHERE previous_days >= :min_days) AS previous_base
     FROM per_driver
-    WHERE days_worked >= :min_days
-    GROUP BY team, current
+    GROUP BY team
 ), scored AS (
     SELECT *,
            CASE CAST(:metric AS text)
@@ -187,26 +223,38 @@ WITH day_rows AS (
                WHEN 'per_hour' THEN per_active_hour(total_deliveries, active_seconds)
                ELSE avg_achievement
            END AS score,
-           (CAST(:metric AS text) <> 'per_hour' OR active_seconds >= :min_active_seconds)
-               AS eligible
-    FROM per_window
+           CASE CAST(:metric AS text)
+               WHEN 'deliveries' THEN previous_value
+               WHEN 'revenue' THEN previous_value
+               WHEN 'per_hour' THEN per_active_hour(previous_value, previous_base)
+               ELSE round(previous_value / previous_base, 2)
+           END AS previous_score,
+           drivers > 0
+               AND (CAST(:metric AS text) <> 'per_hour'
+                    OR active_seconds >= :min_active_seconds) AS eligible,
+           previous_drivers > 0
+               AND (CAST(:metric AS text) <> 'per_hour'
+                    OR previous_base >= :min_active_seconds) AS previously_eligible
+    FROM per_team
 ), ranked AS (
     SELECT *,
-           rank() OVER (PARTITION BY current, eligible ORDER BY score DESC) AS rank,
-           row_number() OVER (PARTITION BY current, eligible ORDER BY score DESC, team)
-               AS position
+           rank() OVER (PARTITION BY eligible ORDER BY score DESC) AS rank,
+           row_number() OVER (PARTITION BY eligible ORDER BY score DESC, team) AS position,
+           CASE WHEN previously_eligible
+                THEN rank() OVER (PARTITION BY previously_eligible ORDER BY previous_score DESC)
+           END AS previous_rank
     FROM scored
 )
-SELECT c.rank, c.team, c.drivers, c.total_deliveries, c.total_revenue, c.avg_achievement,
-       c.days_achieved, c.active_seconds / 60 AS active_minutes,
-       per_active_hour(c.total_deliveries, c.active_seconds) AS deliveries_per_active_hour,
-       p.rank AS previous_rank,
-       p.rank - c.rank AS rank_change,
-       CASE WHEN p.score > 0 THEN round((c.score - p.score) * 100 / p.score, 2) END AS change_pct
-FROM ranked c
-LEFT JOIN ranked p ON p.team = c.team AND NOT p.current AND p.eligible
-WHERE c.current AND c.eligible AND c.position <= :limit
-ORDER BY c.position
+SELECT rank, team, drivers, total_deliveries, total_revenue, avg_achievement, days_achieved,
+       active_seconds / 60 AS active_minutes,
+       per_active_hour(total_deliveries, active_seconds) AS deliveries_per_active_hour,
+       previous_rank,
+       previous_rank - rank AS rank_change,
+       CASE WHEN previously_eligible AND previous_score > 0
+            THEN round((score - previous_score) * 100 / previous_score, 2) END AS change_pct
+FROM ranked
+WHERE eligible AND position <= :limit
+ORDER BY position
 """)
 
 

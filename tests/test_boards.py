@@ -339,3 +339,26 @@ def test_board_indexes_serve_the_boards(engine):
         engine, f"SELECT team, {columns} FROM driver_performance_history WHERE {window}", **params
     )
     assert "driver_performance_history_date_board_idx" in all_plan, all_plan
+
+
+def test_compare_previous_on_achievement_and_per_hour(fresh_engine, client):
+    # (driver, days ago, deliveries, team, active minutes, revenue); targets are 10 and 100.
+    add_days(
+        fresh_engine,
+        ("a", 3, 5, None, 60, 50),  # previous: 50 %, 5 per hour
+        ("a", 1, 10, None, 60, 100),  # current: 100 %, 10 per hour
+        ("b", 3, 10, None, 30, 100),  # previous: under an hour, not ranked on per_hour
+        ("b", 1, 2, None, 120, 20),
+    )
+    achievement = board(client, days=1, compare="previous")["performers"]
+    assert [
+        (r["driver_id"], r["rank"], r["previous_rank"], r["change_pct"]) for r in achievement
+    ] == [
+        ("a", 1, 2, 100.0),
+        ("b", 2, 1, -80.0),
+    ]
+    per_hour = board(client, days=1, compare="previous", metric="per_hour")["performers"]
+    assert [(r["driver_id"], r["previous_rank"], r["change_pct"]) for r in per_hour] == [
+        ("a", 1, 100.0),
+        ("b", None, None),
+    ]

@@ -140,3 +140,15 @@ def test_summary_is_not_csv(client):
     response = get(client, "get_targets", summary="true", format="csv")
     assert response.status_code == 400
     assert error_of(response)["field"] == "format"
+
+
+def test_export_rows_are_written_like_the_other_csv_answers(fresh_engine, client):
+    post(client, "set_targets", [{"driver_id": "-d1", "team": "@t", "target_deliveries": 1}])
+    post(client, "set_targets", [{"driver_id": "d2", "team": 'a "quoted", team'}])
+    post(client, "update_progress", {"driver_id": "-d1", "deliveries": 2, "revenue": "10.50"})
+    exported = rows_of(get(client, "get_targets", format="csv"))
+    for driver_id, row in [("-d1", exported[1]), ("d2", exported[2])]:
+        single = rows_of(get(client, "get_targets", driver_id=driver_id, format="csv"))
+        assert [exported[0], row] == single
+    assert exported[1][:2] == ["'-d1", "'@t"]
+    assert exported[2][1] == 'a "quoted", team'

@@ -242,6 +242,16 @@ def test_the_code_reads_no_request_header_but_the_trace_and_the_schedule_time() 
     assert _request_header_reads() <= set(READ_HEADERS), _request_header_reads()
 
 
+def test_the_code_reads_no_client_identity() -> None:
+    root = Path(__file__).resolve().parent.parent
+    identity = re.compile(
+        r"request\.(authorization|remote_addr|remote_user|access_route|cookies|environ)\b"
+    )
+    for directory in SOURCE_DIRS:
+        for path in (root / directory).rglob("*.py"):
+            assert not identity.findall(path.read_text()), path
+
+
 def test_forged_identity_headers_change_no_answer(client: Any, driver_id: str) -> None:
     assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
     reads = {

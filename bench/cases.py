@@ -25,7 +25,9 @@ BOARD_REPEATS = 4
 CONCURRENT_CLIENTS = 16
 FLOOR_CONNECTIONS = 8
 CONCURRENT_SECONDS = 8.0
-CONCURRENT_MAX_CALLS = 20_000
+CONCURRENT_ROUNDS = 4
+# Time bounds each round; this bounds the calls of one thread in one round as well.
+CONCURRENT_MAX_CALLS = 10_000
 BIG_PREFIX = "bench-"
 
 
@@ -124,7 +126,6 @@ def concurrent(server: FleetServer, url: str) -> Result:
     run_sql(url, sql.LOAD_DRIVERS, params=("cflo-", FLOOR_CONNECTIONS))
     run_sql(url, sql.LOAD_DAY_ROWS, params=(day, "cflo-"))
     run_sql(url, "UPDATE driver_days SET current_deliveries = 0 WHERE starts_with(driver_id, 'c')")
-    per_client = CONCURRENT_MAX_CALLS // CONCURRENT_CLIENTS
     failures: list[str] = []
 
     def ours(index: int, deadline: float) -> int:
@@ -132,7 +133,7 @@ def concurrent(server: FleetServer, url: str) -> Result:
         client = server.client()
         ok = 0
         try:
-            while ok < per_client and time.perf_counter() < deadline:
+            while ok < CONCURRENT_MAX_CALLS and time.perf_counter() < deadline:
                 body = {"driver_id": driver, "deliveries": 1, "event_id": uuid.uuid4().hex}
                 status, reply = client.call("POST", "/update_progress", body)
                 if status == 200:
@@ -149,15 +150,22 @@ def concurrent(server: FleetServer, url: str) -> Result:
         done = 0
         try:
             cursor = conn.cursor()
-            while done < per_client and time.perf_counter() < deadline:
+            while done < CONCURRENT_MAX_CALLS and time.perf_counter() < deadline:
                 cursor.execute(sql.PROGRESS_FLOOR, (driver, day))
                 done += 1
         finally:
             conn.close()
         return done
 
-    ok, ours_seconds = _run_threads(CONCURRENT_CLIENTS, ours, CONCURRENT_SECONDS)
-    floor_calls, floor_seconds = _run_threads(FLOOR_CONNECTIONS, floor, CONCURRENT_SECONDS)
+    # Short rounds taking turns, so a change in outside load falls on both sides alike.
+    ok = floor_calls = 0
+    ours_seconds = floor_seconds = 0.0
+    round_seconds = CONCURRENT_SECONDS / CONCURRENT_ROUNDS
+    for _ in range(CONCURRENT_ROUNDS):
+        calls, seconds = _run_threads(CONCURRENT_CLIENTS, ours, round_seconds)
+        ok, ours_seconds = ok + calls, ours_seconds + seconds
+        calls, seconds = _run_threads(FLOOR_CONNECTIONS, floor, round_seconds)
+        floor_calls, floor_seconds = floor_calls + calls, floor_seconds + seconds
     counted = scalar(url, sql.DELIVERIES_OF, ("conc-", day))
     lost = ok - counted
     return Result(

@@ -18,6 +18,13 @@ from shared.models import ProgressEvent
 # How far ahead of the server clock an occurred_at may be (device clocks drift).
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 
+# A batch locks its drivers first, in driver_id order (as set_targets does): two batches naming
+# the same drivers in different orders would otherwise deadlock.
+_LOCK_DRIVERS = sa.text(
+    "SELECT driver_id FROM driver_targets WHERE driver_id = ANY(:driver_ids)"
+    " ORDER BY driver_id FOR NO KEY UPDATE"
+)
+
 _RECORD = sa.text(
     "SELECT replayed, business_date, day_closed, deliveries, revenue, status"
     " FROM record_progress(:driver_id, :deliveries, :revenue, :status, :event_id,"
@@ -101,6 +108,8 @@ def record_progress(
             event, field_of(index, "occurred_at"), now=now, timezone=zone, late_days=late_days
         )
     with transaction(engine) as conn:
+        if len(events) > 1:
+            conn.execute(_LOCK_DRIVERS, {"driver_ids": sorted({e.driver_id for e in events})})
         results = []
         for index, event in enumerate(events):
             try:

@@ -309,3 +309,21 @@ def test_an_event_for_a_closed_day_adjusts_its_history(fresh_engine, client):
     with fresh_engine.connect() as conn:
         ledger = conn.execute(sa.text("SELECT count(*) FROM progress_events")).scalar_one()
     assert ledger == 0
+
+
+def test_concurrent_batches_sharing_drivers_all_succeed(app, client):
+    """Batches naming the same drivers in opposite orders must not deadlock each other (a
+    deadlock is answered 503)."""
+    drivers = [f"cb-{uuid.uuid4().hex[:8]}-{n:03d}" for n in range(100)]
+    set_target(client, *drivers)
+    orders = [drivers, drivers[::-1]] * 2
+
+    def send(order):
+        own = Client(app)
+        events = {"events": [{"driver_id": d, "deliveries": 1} for d in order]}
+        return [post(own, "update_progress", events).status_code for _ in range(3)]
+
+    with ThreadPoolExecutor(len(orders)) as pool:
+        statuses = [s for batch in pool.map(send, orders) for s in batch]
+    assert statuses == [200] * len(orders) * 3
+    assert {totals(client, d)[0] for d in drivers} == {len(orders) * 3}

@@ -329,3 +329,13 @@ def test_day_closed_is_recorded_with_the_snapshot(fresh_engine, client, loopback
         {"date": today, "drivers_snapshotted": 2, "drivers_achieved": 1}
     ]
     assert deliveries_to(fresh_engine, subscription["id"]) == 1
+
+
+def test_target_reached_names_the_team_the_driver_had_that_day(client, engine, driver_id):
+    body = [
+        {"driver_id": driver_id, "target_deliveries": 1, "target_revenue": "0", "team": "north"}
+    ]
+    assert post(client, "set_targets", body).status_code == 200
+    progress(client, driver_id, deliveries=1)
+    (reached,) = events_of(engine, driver_id)
+    assert reached["team"] == "north"

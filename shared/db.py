@@ -94,14 +94,25 @@ class EngineBundle:
             self.connector.close()
 
 
-class SimpleQueryCommitDialect(PGDialect_pg8000):
-    """pg8000 sends COMMIT and ROLLBACK as extended-protocol statements: three round trips each
-    (parse, describe, execute). As simple queries they take one, which on the progress path is a
-    quarter of its round trips. Errors are the same: a COMMIT of a failed transaction still raises.
+class FewerRoundTripsDialect(PGDialect_pg8000):
+    """pg8000's dialect with fewer round trips per transaction (one progress event: 5, not 8).
+
+    pg8000 sends COMMIT and ROLLBACK as extended-protocol statements, three round trips each
+    (parse, describe, execute); as simple queries they take one, with the same errors (a COMMIT
+    of a failed transaction still raises). The checkout's pre-ping is a BEGIN instead of an empty
+    query: it proves the connection alive just as well, and opens the transaction pg8000 would
+    otherwise open with a round trip of its own before the first statement. A connection that
+    goes back to the pool still in it is rolled back (do_rollback asks pg8000, not SQLAlchemy).
     """
 
     # Statement compilation is cached as for pg8000's own dialect; this class adds no SQL.
     supports_statement_cache = True
+
+    def do_ping(self, dbapi_connection: Any) -> bool:
+        if dbapi_connection.autocommit or dbapi_connection._in_transaction:
+            return super().do_ping(dbapi_connection)
+        dbapi_connection.execute_simple("begin transaction")
+        return True
 
     def do_commit(self, dbapi_connection: Any) -> None:
         dbapi_connection.execute_simple("commit")
@@ -111,7 +122,7 @@ class SimpleQueryCommitDialect(PGDialect_pg8000):
             dbapi_connection.execute_simple("rollback")
 
 
-registry.register("postgresql.fleet_pg8000", __name__, "SimpleQueryCommitDialect")
+registry.register("postgresql.fleet_pg8000", __name__, "FewerRoundTripsDialect")
 
 
 def build_engine(

@@ -86,10 +86,14 @@ class Server:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=STOP_TIMEOUT)
 
-    def kill_if_running(self):
+    def stop_if_running(self):
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 @pytest.fixture
@@ -103,7 +107,10 @@ def start(tmp_path):
 
     yield start_server
     for server in started:
-        server.kill_if_running()
+        server.stop_if_running()
+    # A server that failed to stop its embedded PostgreSQL must not leave it running.
+    for pid in postgres_processes_for(tmp_path):
+        os.kill(pid, signal.SIGKILL)
 
 
 SEED_TARGET = [{"driver_id": "TEST_001", "target_deliveries": 50, "target_revenue": 5000}]
@@ -228,7 +235,7 @@ def postgres_processes_for(data_dir):
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if str(data_dir) in command and "postgres" in command:
+        if f"{data_dir}{os.sep}" in command and "postgres" in command:
             found.append(int(entry.name))
     return found
 

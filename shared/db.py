@@ -125,6 +125,23 @@ class FewerRoundTripsDialect(PGDialect_pg8000):
 registry.register("postgresql.fleet_pg8000", __name__, "FewerRoundTripsDialect")
 
 
+class ResetSafeConnection(pg8000.dbapi.Connection):  # type: ignore[misc]
+    """pg8000's connection, reporting a reset socket as the driver error it is.
+
+    pg8000 turns socket failures into InterfaceError("network error"), which SQLAlchemy takes for
+    a disconnect, except a reset on the first read of a reply: that ConnectionResetError escapes
+    raw. A pooled connection the server killed (restart, failover, pg_terminate_backend) then
+    failed its pre-ping with an error SQLAlchemy does not know, and the request with a 500,
+    instead of being replaced by a new connection.
+    """
+
+    def handle_messages(self, context: Any) -> None:
+        try:
+            super().handle_messages(context)
+        except OSError as exc:
+            raise pg8000.dbapi.InterfaceError("network error") from exc
+
+
 def build_engine(
     settings: Settings, connector_factory: ConnectorFactory = _default_connector_factory
 ) -> EngineBundle:
@@ -144,14 +161,18 @@ def build_engine(
         bound_connector = connector
 
         def creator() -> Any:
-            return bound_connector.connect(instance, "pg8000", **connect_kwargs)
+            conn = bound_connector.connect(instance, "pg8000", **connect_kwargs)
+            if type(conn) is pg8000.dbapi.Connection:
+                # The connector builds pg8000's own class; the subclass only adds the mapping.
+                conn.__class__ = ResetSafeConnection
+            return conn
 
     else:
         params = _local_params(settings)
 
         def creator() -> Any:
             try:
-                return pg8000.dbapi.connect(**params)
+                return ResetSafeConnection(**params)
             except ssl.SSLError as exc:
                 # pg8000 lets a failed TLS handshake (say, an unverifiable certificate) escape
                 # as-is; as a driver error it is a connection failure (503), not a bug (500).

@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,11 +26,13 @@ import pg8000.dbapi
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
+from werkzeug.test import Client
 
 from shared import db, migrate
 from shared.db import pg8000_params_from_url
 from shared.local import FUNCTION_NAMES, ensure_database
 from shared.settings import Settings
+from tests.conftest import use_database
 from tests.helpers import get, post
 from tests.served import PROJECT_ROOT, Server, process_env, serving
 
@@ -165,6 +170,94 @@ def test_killed_pooled_connections_are_replaced(fresh_engine: Engine, client: An
     for _ in range(pool_size + 1):
         response = get(client, "get_targets", driver_id=driver_id)
         assert response.status_code == 200, response.get_json()
+
+
+class ResettingProxy:
+    """A TCP proxy in front of PostgreSQL that can answer the next bytes sent on every open
+    connection with a reset (RST), as a failing load balancer or a failover does: the client's
+    write succeeds and its read of the reply fails."""
+
+    def __init__(self, upstream: dict[str, Any]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.clients: list[socket.socket] = []
+        self.poisoned: set[socket.socket] = set()
+        self.resets = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _connect_upstream(self) -> socket.socket:
+        if "unix_sock" in self.upstream:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.connect(self.upstream["unix_sock"])
+            return sock
+        return socket.create_connection((self.upstream["host"], self.upstream["port"]))
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = self._connect_upstream()
+            with self.lock:
+                self.clients.append(client)
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                if source in self.poisoned:
+                    source.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    with self.lock:
+                        self.resets += 1
+                    break
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            source.close()
+            target.close()
+
+    def reset_open_connections(self) -> None:
+        with self.lock:
+            self.poisoned = set(self.clients)
+
+    def close(self) -> None:
+        self.listener.close()
+        with self.lock:
+            for client in self.clients:
+                client.close()
+
+
+def test_connections_reset_mid_reply_are_replaced(
+    databases: Any, app: Any, session_database: str
+) -> None:
+    url = databases.create()
+    proxy = ResettingProxy(pg8000_params_from_url(url))
+    parsed = make_url(url)
+    through_proxy = parsed.set(host="127.0.0.1", port=proxy.port, query={})
+    use_database(through_proxy.render_as_string(hide_password=False))
+    try:
+        client = Client(app)
+        driver_id = f"drv-{uuid.uuid4().hex[:10]}"
+        assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
+        engine = db.get_engine()
+        pool_size = engine.pool.size()  # type: ignore[attr-defined]
+        held = [engine.connect() for _ in range(pool_size)]
+        for conn in held:
+            conn.exec_driver_sql("SELECT 1")
+            conn.close()
+        proxy.reset_open_connections()
+        for _ in range(pool_size + 1):
+            response = get(client, "get_targets", driver_id=driver_id)
+            assert response.status_code == 200, response.get_json()
+        assert proxy.resets >= 1
+    finally:
+        use_database(session_database)
+        proxy.close()
 
 
 def fresh_engine_url() -> str:

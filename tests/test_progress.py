@@ -327,3 +327,27 @@ def test_concurrent_batches_sharing_drivers_all_succeed(app, client):
         statuses = [s for batch in pool.map(send, orders) for s in batch]
     assert statuses == [200] * len(orders) * 3
     assert {totals(client, d)[0] for d in drivers} == {len(orders) * 3}
+
+
+def test_status_events_alongside_set_targets_all_succeed(app, client):
+    """A status change locks the driver's row after its day's row unless the drivers are locked
+    first; set_targets takes them the other way round (a deadlock is answered 503)."""
+    drivers = [f"sv-{uuid.uuid4().hex[:8]}-{n:03d}" for n in range(100)]
+    set_target(client, *drivers)
+
+    def statuses(offset):
+        own = Client(app)
+        return [
+            progress(own, drivers[(n + offset) % 100], deliveries=1, status="busy").status_code
+            for n in range(150)
+        ]
+
+    def targets(_):
+        own = Client(app)
+        batch = [{"driver_id": d} for d in drivers]
+        return [post(own, "set_targets", batch).status_code for _ in range(4)]
+
+    with ThreadPoolExecutor(3) as pool:
+        senders = [pool.submit(statuses, 0), pool.submit(statuses, 50), pool.submit(targets, 0)]
+        answers = [s for sender in senders for s in sender.result()]
+    assert answers == [200] * (150 * 2 + 4)

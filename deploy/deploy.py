@@ -311,6 +311,10 @@ def scheduler_steps(args: argparse.Namespace, job: Job) -> list[Step]:
 
 def plan(args: argparse.Namespace, source: Path) -> list[Step]:
     check_resources(args)
+    if len(args.instance.split(":")) != 3 or not all(args.instance.split(":")):
+        raise PlanError(
+            f"--instance {args.instance!r} is not a connection name project:region:name"
+        )
     if args.ip_type in {"PRIVATE", "PSC"} and not args.vpc_connector:
         raise PlanError(f"DB_IP_TYPE={args.ip_type} needs --vpc-connector (egress to the VPC)")
     steps = [] if args.skip_migrate else migrate_steps(args)

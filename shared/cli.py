@@ -68,6 +68,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     # Locally a webhook receiver on 127.0.0.1 over http is fine (never in the cloud).
     os.environ.setdefault("WEBHOOKS_ALLOW_LOOPBACK_HTTP", "true")
+    # A connection for each serving thread: with fewer, busy threads queue for the pool, and
+    # overflow connections are closed and reopened over and over (make bench's concurrent_16).
+    os.environ.setdefault("DB_POOL_SIZE", str(args.threads))
     get_settings.cache_clear()
     bundle = _engine_without_auto_migration()
     try:

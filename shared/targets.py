@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -142,85 +141,71 @@ DRIVER_FIELDS = (
 
 _READ_ONLY = sa.text("SET TRANSACTION READ ONLY")
 
-# The range of the next export batch: it ends at the EXPORT_BATCH-th matching driver after
-# :after, or at the last one (both index lookups).
-_EXPORT_BATCH_END = sa.text("""
-SELECT (SELECT t.driver_id FROM driver_targets t
-        WHERE t.driver_id > :after
-          AND (CAST(:status AS text) IS NULL OR t.status = CAST(:status AS text))
-          AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))
-        ORDER BY t.driver_id
-        OFFSET :offset LIMIT 1) AS batch_end,
-       (SELECT max(t.driver_id) FROM driver_targets t
-        WHERE (CAST(:status AS text) IS NULL OR t.status = CAST(:status AS text))
-          AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))) AS last
-""")
-
-# COPY takes no bind parameters: the batch's bounds and filters are bound into transaction-local
-# settings here and read back with current_setting() (a filter of '' stands for none: no team or
-# status is empty; '' also sorts before every driver id). Times are written in UTC.
-_EXPORT_SETTINGS = sa.text("""
-SELECT set_config('fleet_export.tz', :tz, true),
-       set_config('fleet_export.after', :after, true),
-       set_config('fleet_export.upto', :upto, true),
-       set_config('fleet_export.status', coalesce(CAST(:status AS text), ''), true),
-       set_config('fleet_export.team', coalesce(CAST(:team AS text), ''), true),
-       set_config('TimeZone', 'UTC', true)
-""")
-
-# The columns of DRIVER_FIELDS, written as shared.csv_export writes cells: client text
-# (driver_id, team) neutralised, booleans as true/false, times in ISO 8601 as in the JSON.
-_EXPORT_COPY = """
-COPY (
-    SELECT CASE WHEN left(driver_id, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')
-                THEN '''' || driver_id ELSE driver_id END,
-           CASE WHEN left(team, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')
-                THEN '''' || team ELSE team END,
-           status, business_date,
-           target_deliveries, target_revenue, current_deliveries, current_revenue,
-           progress_percentage(current_deliveries, target_deliveries),
-           progress_percentage(current_revenue, target_revenue),
-           calculate_achievement_percentage(current_deliveries, target_deliveries,
-                                            current_revenue, target_revenue),
-           CASE WHEN current_deliveries >= target_deliveries THEN 'true' ELSE 'false' END,
-           CASE WHEN current_revenue >= target_revenue THEN 'true' ELSE 'false' END,
-           CASE WHEN current_deliveries >= target_deliveries
-                     AND current_revenue >= target_revenue THEN 'true' ELSE 'false' END,
-           active_seconds / 60,
-           to_json(updated_at) #>> '{}'
+# One batch of the CSV export as one text value: each driver's line holds the columns of
+# DRIVER_FIELDS written as shared.csv_export writes cells (driver_id and team neutralised, then
+# quoted per RFC 4180 when they hold a quote, comma, CR or LF; booleans as true/false; times in
+# ISO 8601 UTC), the lines joined in driver_id order. One value per batch instead of one row per
+# driver keeps per-row decoding in the driver out of the way. :after is the previous batch's
+# `last` ('' sorts before every driver id).
+_EXPORT_BATCH = sa.text("""
+SELECT count(*) AS drivers, max(driver_id) AS last,
+       string_agg(line, E'\\n' ORDER BY position) || E'\\n' AS body
+FROM (
+    SELECT driver_id, position,
+           concat_ws(',',
+               CASE WHEN id_text ~ '[",\\r\\n]'
+                    THEN '"' || replace(id_text, '"', '""') || '"' ELSE id_text END,
+               coalesce(CASE WHEN team_text ~ '[",\\r\\n]'
+                             THEN '"' || replace(team_text, '"', '""') || '"'
+                             ELSE team_text END, ''),
+               status, business_date,
+               target_deliveries, target_revenue, current_deliveries, current_revenue,
+               progress_percentage(current_deliveries, target_deliveries),
+               progress_percentage(current_revenue, target_revenue),
+               calculate_achievement_percentage(current_deliveries, target_deliveries,
+                                                current_revenue, target_revenue),
+               CASE WHEN current_deliveries >= target_deliveries THEN 'true' ELSE 'false' END,
+               CASE WHEN current_revenue >= target_revenue THEN 'true' ELSE 'false' END,
+               CASE WHEN current_deliveries >= target_deliveries
+                         AND current_revenue >= target_revenue THEN 'true' ELSE 'false' END,
+               active_seconds / 60,
+               to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24\\:MI\\:SS.US"+00\\:00"')
+           ) AS line
     FROM (
-        SELECT t.driver_id, t.team, t.status, today.business_date,
+        SELECT t.driver_id, t.team, t.status, business_today(:tz) AS business_date,
+               -- Orders the lines by an integer: no second collation-aware sort of the ids.
+               row_number() OVER (ORDER BY t.driver_id) AS position,
                coalesce(d.target_deliveries, t.target_deliveries) AS target_deliveries,
                coalesce(d.target_revenue, t.target_revenue) AS target_revenue,
                coalesce(d.current_deliveries, 0) AS current_deliveries,
                coalesce(d.current_revenue, 0) AS current_revenue,
                coalesce(d.active_seconds, 0)
-                   + active_seconds_within(t.active_since, now(), today.business_date, today.tz)
+                   + active_seconds_within(t.active_since, now(), business_today(:tz), :tz)
                    AS active_seconds,
                greatest(t.updated_at, d.updated_at) AS updated_at
-        FROM (
-            SELECT business_today(current_setting('fleet_export.tz')) AS business_date,
-                   current_setting('fleet_export.tz') AS tz
-        ) AS today
-        CROSS JOIN driver_targets t
+        FROM driver_targets t
+        -- Bounded on d too: a merge join then starts at the batch, not at the first driver.
         LEFT JOIN driver_days d
-               ON d.driver_id = t.driver_id AND d.business_date = today.business_date
-        WHERE t.driver_id > current_setting('fleet_export.after')
-          AND t.driver_id <= current_setting('fleet_export.upto')
-          AND (current_setting('fleet_export.status') = ''
-               OR t.status = current_setting('fleet_export.status'))
-          AND (current_setting('fleet_export.team') = ''
-               OR t.team = current_setting('fleet_export.team'))
+               ON d.driver_id = t.driver_id AND d.business_date = business_today(:tz)
+                  AND d.driver_id > :after
+        WHERE t.driver_id > :after
+          AND (CAST(:status AS text) IS NULL OR t.status = CAST(:status AS text))
+          AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))
         ORDER BY t.driver_id
-        -- Never more than a batch (EXPORT_BATCH): the planner then walks the primary key.
-        LIMIT 5000
+        LIMIT :limit
     ) AS driver
-) TO STDOUT WITH (FORMAT csv)
-"""
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN left(driver.driver_id, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')
+                    THEN '''' || driver.driver_id ELSE driver.driver_id END AS id_text,
+               CASE WHEN left(driver.team, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')
+                    THEN '''' || driver.team ELSE driver.team END AS team_text
+    ) AS neutralised
+) AS lines
+""")
 
-# Drivers per COPY of the CSV export: one batch (under 1 MB) is all the server holds. At most
-# the LIMIT of _EXPORT_COPY.
-EXPORT_BATCH = 5_000
+# Drivers per statement of the CSV export: one batch (about 330 kB of text) is all the server
+# holds.
+EXPORT_BATCH = 2_500
 
 
 def set_targets(engine: Engine, drivers: Sequence[DriverTarget], *, timezone: str) -> int:
@@ -303,12 +288,11 @@ def list_drivers(
 def export_drivers_csv(
     engine: Engine, *, timezone: str, status: str | None, team: str | None
 ) -> Iterator[bytes]:
-    """Every driver matching the filters as CSV rows (no header), in driver_id order.
+    """Every driver matching the filters as CSV lines (no header), in driver_id order.
 
-    PostgreSQL writes the rows itself (COPY ... TO STDOUT), EXPORT_BATCH drivers per COPY, one
-    keyset range after another, inside one read-only REPEATABLE READ transaction: a consistent
-    picture, at most one batch in memory, and no per-value work in Python. A generator: the
-    connection is held while the caller consumes it (a streamed response).
+    EXPORT_BATCH drivers per statement, one keyset batch after another, inside one read-only
+    REPEATABLE READ transaction: a consistent picture, at most one batch in memory. A generator:
+    the connection is held while the caller consumes it (a streamed response).
     """
     with (
         translated_errors(),
@@ -316,24 +300,15 @@ def export_drivers_csv(
         conn.begin(),
     ):
         conn.execute(_READ_ONLY)
-        # pg8000's own cursor: its execute(stream=) receives COPY's output.
-        driver_connection: Any = conn.connection.dbapi_connection
-        cursor = driver_connection.cursor()
+        params = {"tz": timezone, "status": status, "team": team, "limit": EXPORT_BATCH}
         after = ""
         while True:
-            filters = {"status": status, "team": team, "after": after}
-            bounds = conn.execute(_EXPORT_BATCH_END, {**filters, "offset": EXPORT_BATCH - 1}).one()
-            if bounds.last is None:
+            batch = conn.execute(_EXPORT_BATCH, {**params, "after": after}).one()
+            if batch.drivers:
+                yield batch.body.encode("utf-8")
+            if batch.drivers < EXPORT_BATCH:
                 return
-            final = bounds.batch_end is None or bounds.batch_end == bounds.last
-            upto = bounds.last if final else bounds.batch_end
-            conn.execute(_EXPORT_SETTINGS, {**filters, "upto": upto, "tz": timezone})
-            batch = io.BytesIO()
-            cursor.execute(_EXPORT_COPY, stream=batch)
-            yield batch.getvalue()
-            if final:
-                return
-            after = upto
+            after = batch.last
 
 
 def fleet_summary(engine: Engine, *, timezone: str, team: str | None) -> dict[str, Any]:

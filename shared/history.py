@@ -245,8 +245,9 @@ WITH day_rows AS (
            END AS previous_rank
     FROM scored
 )
-SELECT rank, team, drivers, total_deliveries, total_revenue, avg_achievement, days_achieved,
-       active_seconds / 60 AS active_minutes,
+SELECT rank, team, drivers, CAST(total_deliveries AS bigint) AS total_deliveries, total_revenue,
+       avg_achievement, CAST(days_achieved AS bigint) AS days_achieved,
+       CAST(active_seconds AS bigint) / 60 AS active_minutes,
        per_active_hour(total_deliveries, active_seconds) AS deliveries_per_active_hour,
        previous_rank,
        previous_rank - rank AS rank_change,

@@ -146,6 +146,8 @@ def test_teams_board(fresh_engine, client):
         ("x1", 1, 99),  # no team: not on the teams board
     )
     body = board(client, group_by="team", metric="deliveries")
+    counts = ("drivers", "total_deliveries", "days_achieved", "active_minutes")
+    assert all(isinstance(row[name], int) for row in body["teams"] for name in counts)
     assert body["teams"] == [
         {
             "rank": 1,

@@ -7,6 +7,7 @@ gets a `creator`, so pooling, pre-ping and the per-connection setup are the same
 
 from __future__ import annotations
 
+import atexit
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -240,6 +241,11 @@ def close_engine() -> None:
         if _bundle is not None:
             _bundle.close()
             _bundle = None
+
+
+# Shutdown: Cloud Run sends SIGTERM, functions-framework's gunicorn worker leaves its loop and
+# exits normally, so the pool's connections and the connector's refresh are closed, not dropped.
+atexit.register(close_engine)
 
 
 def sqlstate(exc: DBAPIError) -> str | None:

@@ -211,3 +211,31 @@ def test_importing_main_does_not_import_the_connector(project_root: Path) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "lazy"
+
+
+def test_the_connector_is_closed_when_the_process_exits(project_root: Path) -> None:
+    probe = (
+        "import google.cloud.sql.connector as boundary\n"
+        "class Fake:\n"
+        "    def __init__(self, **kwargs): pass\n"
+        "    def connect(self, *args, **kwargs): raise AssertionError('no connection expected')\n"
+        "    def close(self): print('connector closed', flush=True)\n"
+        "boundary.Connector = Fake\n"
+        "from shared import db\n"
+        "db.get_engine()\n"
+        "print('built', flush=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=project_root,
+        env={
+            "INSTANCE_CONNECTION_NAME": INSTANCE,
+            "MIGRATE_ON_START": "false",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["built", "connector", "closed"]

@@ -22,7 +22,7 @@ from bench.cases import BIG_PREFIX, HISTORY_DAYS, SNAPSHOT_DRIVERS, _expect, _ms
 from bench.report import Result
 from bench.stack import FleetServer, connect, run_sql, scalar
 
-REPEATS = 5
+REPEATS = 7
 BOARD_TEAM = "team-7"
 # The window: the last 15 days (days=14 is the 14 days before today and today); the previous
 # window is the 15 days before it, so the two cover the 30 loaded days.

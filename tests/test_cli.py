@@ -1,0 +1,136 @@
+"""`fleet`, the ops CLI, run as a process against a database of its own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from shared import db, migrate, targets
+from shared.models import DriverTarget
+from shared.settings import Settings
+from tests.conftest import Databases
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = [m.name for m in migrate.load_migrations()]
+
+
+def fleet(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"INSTANCE_CONNECTION_NAME", "DB_HOST", "DATABASE_URL"}
+    }
+    env.update(DATABASE_URL=database_url, FLEET_TIMEZONE="UTC")
+    return subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def cli_database(databases: Databases) -> str:
+    return databases.create()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens there once the probe is closed.
+    return f"postgresql://postgres@127.0.0.1:{port}/fleet"
+
+
+def test_migrate_applies_then_has_nothing_to_apply(cli_database: str) -> None:
+    first = fleet(cli_database, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "applied: " + ", ".join(MIGRATIONS)
+
+    again = fleet(cli_database, "migrate")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "nothing to apply: schema is current"
+
+
+def test_migrate_status_lists_pending_then_applied(cli_database: str) -> None:
+    pending = fleet(cli_database, "migrate", "--status")
+    assert pending.returncode == 0, pending.stderr
+    assert pending.stdout.splitlines() == [f"{name}: pending" for name in MIGRATIONS]
+
+    assert fleet(cli_database, "migrate").returncode == 0
+    applied = fleet(cli_database, "migrate", "--status")
+    assert applied.returncode == 0, applied.stderr
+    lines = applied.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == MIGRATIONS
+    assert all(line.split(": ", 1)[1].startswith("applied ") for line in lines)
+
+
+def test_snapshot_closes_a_day_by_hand_and_prints_json(cli_database: str) -> None:
+    bundle = db.build_engine(Settings(database_url=cli_database))
+    try:
+        migrate.migrate(bundle.engine)
+        driver = DriverTarget(
+            driver_id=f"drv-{uuid.uuid4().hex[:10]}", target_deliveries=5, target_revenue=Decimal(1)
+        )
+        targets.set_targets(bundle.engine, [driver], timezone="UTC")
+    finally:
+        bundle.close()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+
+    closed = fleet(cli_database, "snapshot", "--date", today, "--no-reset")
+    assert closed.returncode == 0, closed.stderr
+    assert json.loads(closed.stdout) == {
+        "date": today,
+        "drivers_snapshotted": 1,
+        "reset": False,
+        "already_done": False,
+    }
+    again = fleet(cli_database, "snapshot", "--date", today, "--no-reset")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["already_done"] is True
+
+
+def test_snapshot_of_a_past_day_with_nothing_open(cli_database: str) -> None:
+    result = fleet(cli_database, "snapshot", "--date", "2020-01-31", "--no-reset")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["date"] == "2020-01-31" and answer["drivers_snapshotted"] == 0
+
+
+@pytest.mark.parametrize("date", ["2026-13-01", "yesterday", "31/01/2026"])
+def test_a_bad_date_exits_2_with_a_clear_message(cli_database: str, date: str) -> None:
+    result = fleet(cli_database, "snapshot", "--date", date)
+    assert result.returncode == 2
+    assert f"{date!r} is not a date (YYYY-MM-DD)" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_a_date_in_the_future_exits_2(cli_database: str) -> None:
+    future = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=5)).isoformat()
+    result = fleet(cli_database, "snapshot", "--date", future)
+    assert result.returncode == 2
+    assert "more than one day after today" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [("migrate",), ("migrate", "--status"), ("snapshot", "--date", "2020-01-31")]
+)
+def test_a_database_that_is_down_exits_1_without_a_stack_trace(args: tuple[str, ...]) -> None:
+    result = fleet(closed_port_url(), *args)
+    assert result.returncode == 1
+    assert result.stderr.startswith("fleet: ")
+    assert "database is unavailable" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""

@@ -15,6 +15,10 @@ Order, so no new code serves traffic on an old schema:
      Cloud Scheduler job is created, or updated when `describe` finds it, calling its function
      with an OIDC token whose audience is the function's URL.
 
+--rollback redeploys older code: migrations are forward-only, so the schema stays as it is and
+neither the migration step nor the cold-start migration runs (older code would refuse a database
+holding migrations it does not ship).
+
 --dry-run prints every command, one per line, shell-quoted (lines starting with # explain), and
 runs none: it needs no gcloud. Standard library only, so it runs in the gcloud image.
 """
@@ -181,8 +185,9 @@ def function_env(args: argparse.Namespace, function: Function) -> dict[str, str]
         "DB_POOL_SIZE": str(function.concurrency),
         "DB_MAX_OVERFLOW": "0",
         # The safety net: an instance that starts before the migration step finished (or a
-        # deploy that skipped it) still finds the schema current.
-        "MIGRATE_ON_START": "true",
+        # deploy that skipped it) still finds the schema current. Off for a rollback: older
+        # code refuses a database with migrations it does not ship, on purpose.
+        "MIGRATE_ON_START": "false" if args.rollback else "true",
         **function.extra_env,
     }
     for key, value in env.items():
@@ -317,7 +322,7 @@ def plan(args: argparse.Namespace, source: Path) -> list[Step]:
         )
     if args.ip_type in {"PRIVATE", "PSC"} and not args.vpc_connector:
         raise PlanError(f"DB_IP_TYPE={args.ip_type} needs --vpc-connector (egress to the VPC)")
-    steps = [] if args.skip_migrate else migrate_steps(args)
+    steps = [] if args.skip_migrate or args.rollback else migrate_steps(args)
     steps += [deploy_step(args, function, source) for function in FUNCTIONS]
     for job in JOBS:
         steps += scheduler_steps(args, job)
@@ -404,6 +409,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--db-reserved-connections", type=int, default=10)
     parser.add_argument("--python", default=sys.executable, help="runs the migration")
     parser.add_argument("--skip-migrate", action="store_true", help="migrated already")
+    parser.add_argument(
+        "--rollback",
+        action="store_true",
+        help="redeploying older code: no migration, no cold-start migration (schema stays ahead)",
+    )
     parser.add_argument("--pin-installed", action="store_true", help="pin installed versions")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run none")
     parser.add_argument("--stage-only", type=Path, metavar="DIR", help="stage into DIR, stop")

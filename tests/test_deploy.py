@@ -360,3 +360,12 @@ def test_cloudbuild_deploy_arguments_are_ones_the_script_accepts() -> None:
     result = run_deploy(*args, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "gcloud functions deploy snapshot_daily" in result.stdout
+
+
+def test_a_rollback_neither_migrates_nor_migrates_on_start() -> None:
+    plan = dry_run("--rollback")
+    assert not any(command[-2:] == ["shared.cli", "migrate"] for command in plan)
+    functions = deploys(plan)
+    assert set(functions) == set(ENTRY_POINTS)
+    assert {env_vars(command)["MIGRATE_ON_START"] for command in functions.values()} == {"false"}
+    assert {env_vars(c)["MIGRATE_ON_START"] for c in deploys(dry_run()).values()} == {"true"}

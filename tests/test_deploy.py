@@ -184,6 +184,25 @@ def test_scheduler_jobs_call_with_oidc_for_the_functions_url_in_the_fleet_zone()
         assert int(given["--attempt-deadline"].rstrip("s")) >= int(timeout.rstrip("s"))
 
 
+def test_webhooks_are_delivered_every_minute_by_the_scheduler_with_oidc() -> None:
+    plan = dry_run()
+    url = f"https://{REGION}-{PROJECT}.cloudfunctions.net/deliver_webhooks"
+    writes = [
+        c
+        for c in plan
+        if c[:3] == ["gcloud", "scheduler", "jobs"]
+        and c[3] in {"create", "update"}
+        and c[5] == "fleet-deliver-webhooks"
+    ]
+    assert {c[3] for c in writes} == {"create", "update"}
+    for command in writes:
+        given = flags(command)
+        assert given["--schedule"] == "* * * * *"
+        assert given["--uri"] == url and given["--oidc-token-audience"] == url
+        assert given["--oidc-service-account-email"] == SCHEDULER_SA
+        assert given["--http-method"] == "POST"
+
+
 def test_the_scheduler_may_invoke_the_scheduled_functions_only() -> None:
     plan = dry_run()
     bindings = [

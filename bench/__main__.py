@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -105,6 +106,9 @@ def main() -> int:
     selected = set(args.only or CASES)
     results = run(selected, args.threads)
     print(table(results))
+    for result in results:
+        if result.extra:
+            print(f"{result.key}: {json.dumps(result.extra)}")
     print("load average at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     if selected == set(CASES):
         write_json(results)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +23,7 @@ import pytest
 FLEET = Path(sys.executable).parent / "fleet"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 90
-STOP_TIMEOUT = 20
+STOP_TIMEOUT = 60
 DATABASE_VARIABLES = {"DATABASE_URL", "INSTANCE_CONNECTION_NAME", "DB_HOST"}
 
 
@@ -97,11 +99,20 @@ class Server:
 
 
 @pytest.fixture
-def start(tmp_path):
+def own_dir():
+    """A directory for the servers' logs and data, outside pytest's basetemp: a pytest run
+    started meanwhile (by anyone) prunes older basetemps, data directory included."""
+    path = Path(tempfile.mkdtemp(prefix="fleet-stack-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def start(own_dir):
     started = []
 
     def start_server(**env):
-        server = Server(tmp_path, **env)
+        server = Server(own_dir, **env)
         started.append(server)
         return server.wait_ready()
 
@@ -109,7 +120,7 @@ def start(tmp_path):
     for server in started:
         server.stop_if_running()
     # A server that failed to stop its embedded PostgreSQL must not leave it running.
-    for pid in postgres_processes_for(tmp_path):
+    for pid in postgres_processes_for(own_dir):
         os.kill(pid, signal.SIGKILL)
 
 
@@ -240,8 +251,8 @@ def postgres_processes_for(data_dir):
     return found
 
 
-def test_embedded_postgres_keeps_data_and_stops_with_the_server(tmp_path, start):
-    data_dir = tmp_path / "fleet-data"
+def test_embedded_postgres_keeps_data_and_stops_with_the_server(own_dir, start):
+    data_dir = own_dir / "fleet-data"
     server = start(FLEET_DATA_DIR=str(data_dir))
     assert postgres_processes_for(data_dir), "the server should run its own PostgreSQL"
     seed_steps_before_restart(server.port)

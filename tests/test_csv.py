@@ -152,3 +152,17 @@ def test_export_rows_are_written_like_the_other_csv_answers(fresh_engine, client
         assert [exported[0], row] == single
     assert exported[1][:2] == ["'-d1", "'@t"]
     assert exported[2][1] == 'a "quoted", team'
+
+
+@pytest.mark.parametrize(
+    ("function", "params"),
+    [
+        ("get_targets", {"format": "xml"}),
+        ("get_history", {"driver_id": "x", "format": "pdf"}),
+        ("top_performers", {"format": "CSV"}),
+    ],
+)
+def test_unknown_formats_are_refused(client, function, params):
+    response = get(client, function, **params)
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "format"

@@ -103,8 +103,9 @@ UPDATE driver_targets SET status = 'available', status_changed_at = now()
 WHERE status <> 'available'
 """
 
-# top_performers_3m: the ranking query of shared/history.py, params (tz, days, metric, limit).
-TOP_PERFORMERS_FLOOR = """
+# top_performers_3m, for reference: a plain ranking of the window without the board's extras (the
+# previous window, the live day, eligibility); params (tz, days, metric, limit).
+PLAIN_RANKING = """
 WITH per_driver AS (
     SELECT h.driver_id,
            count(*) AS days_worked,

@@ -45,6 +45,12 @@ def _default_connector_factory(**kwargs: Any) -> ConnectorLike:
     return connector
 
 
+def _tls(enabled: bool) -> ssl.SSLContext | bool:
+    """pg8000's `ssl_context`: verified TLS, or none at all. Its default (None) tries TLS with no
+    certificate check, the earlier service's defect, so it is never left to the default."""
+    return ssl.create_default_context() if enabled else False
+
+
 def pg8000_params_from_url(url: str) -> dict[str, Any]:
     """pg8000 keyword arguments for a libpq-style URL (a `?host=/dir` names a Unix socket dir)."""
     parsed = make_url(url)
@@ -60,8 +66,10 @@ def pg8000_params_from_url(url: str) -> dict[str, Any]:
     else:
         params["host"] = parsed.host or "localhost"
         params["port"] = parsed.port or 5432
-    if parsed.query.get("sslmode") in {"require", "verify-ca", "verify-full"}:
-        params["ssl_context"] = ssl.create_default_context()
+    # Any sslmode that asks for TLS gets it verified (certificate and host name).
+    params["ssl_context"] = _tls(
+        parsed.query.get("sslmode") in {"require", "verify-ca", "verify-full"}
+    )
     return params
 
 
@@ -76,9 +84,8 @@ def _local_params(settings: Settings) -> dict[str, Any]:
     }
     if settings.db_password is not None:
         params["password"] = settings.db_password.get_secret_value()
-    if settings.db_ssl:
-        # Verified TLS: the earlier service turned verification off (rejectUnauthorized: false).
-        params["ssl_context"] = ssl.create_default_context()
+    # Verified TLS: the earlier service turned verification off (rejectUnauthorized: false).
+    params["ssl_context"] = _tls(settings.db_ssl)
     return params
 
 

@@ -214,6 +214,16 @@ def test_tls_contexts_require_a_verified_certificate_and_name() -> None:
         assert context.check_hostname is True
 
 
+def test_without_tls_asked_for_no_unverified_tls_is_tried() -> None:
+    # pg8000's default ssl_context (None) would try TLS without checking the certificate.
+    plain = [
+        db.pg8000_params_from_url("postgresql://u:p@db.internal/fleet")["ssl_context"],
+        db.pg8000_params_from_url("postgresql://u@/fleet?host=/tmp/sock")["ssl_context"],
+        db._local_params(Settings(database_url=None, db_host="db.internal"))["ssl_context"],
+    ]
+    assert plain == [False, False, False]
+
+
 def test_an_unverifiable_database_certificate_is_a_503(
     tls_postgres: tuple[int, Path], app: Any, session_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -272,6 +272,7 @@ def server_detail(exc: DBAPIError, field: str) -> str | None:
     return None
 
 
+_NUMERIC_OUT_OF_RANGE = "22003"
 _UNAVAILABLE_STATES = {"57P01", "57P02", "57P03", "53300", "57014", "40001", "40P01"}
 
 # Errors our own SQL raises on purpose (see migrations/), by SQLSTATE.
@@ -307,6 +308,13 @@ def translate(exc: SQLAlchemyError) -> errors.FleetError | None:
             f"this correction would take the day's {field} below zero; nothing was changed",
             code="negative_total",
             field=field,
+        )
+    if state == _NUMERIC_OUT_OF_RANGE:
+        # Input limits are checked first, so only a running total can get here: an int4 count or
+        # a NUMERIC(12, 2) amount that this addition would push past what the column holds.
+        return errors.Conflict(
+            "this addition would take a total past what can be stored; nothing was changed",
+            code="total_out_of_range",
         )
     if (
         exc.connection_invalidated

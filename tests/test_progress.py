@@ -73,6 +73,32 @@ def test_a_total_below_zero_is_409_and_changes_nothing(client, driver_id, fields
     assert progress(client, driver_id, event_id=ledger_id, **fields).status_code == 409
 
 
+@pytest.mark.parametrize(
+    ("column", "near_limit", "fields"),
+    [
+        ("current_deliveries", 2_147_483_000, {"deliveries": 1_000}),
+        ("current_revenue", "9999999999.00", {"revenue": "1.00"}),
+    ],
+)
+def test_a_total_past_its_column_is_409_and_changes_nothing(
+    client, engine, driver_id, column, near_limit, fields
+):
+    set_target(client, driver_id)
+    progress(client, driver_id, deliveries=1)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f"UPDATE driver_days SET {column} = CAST(:value AS numeric) WHERE driver_id = :d"
+            ),
+            {"value": near_limit, "d": driver_id},
+        )
+    before = totals(client, driver_id)
+    response = progress(client, driver_id, event_id=event_id(), **fields)
+    assert response.status_code == 409, response.get_json()
+    assert error_of(response)["code"] == "total_out_of_range"
+    assert totals(client, driver_id) == before
+
+
 def test_an_unknown_driver_is_404(client, driver_id):
     response = progress(client, driver_id, deliveries=1)
     assert response.status_code == 404

@@ -21,6 +21,14 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # link-local or private and refused anyway.
 _METADATA_HOSTS = {"metadata", "metadata.google.internal", "metadata.goog"}
 
+# IPv6 ranges that carry an IPv4 address (IPv4-compatible, NAT64, 6to4, Teredo): whether
+# ipaddress calls them global depends on the Python patch level (CVE-2024-4032), and the IPv4
+# address inside may be private or the metadata server. No webhook receiver needs them.
+_IPV4_IN_IPV6 = tuple(
+    ipaddress.ip_network(network)
+    for network in ("::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32")
+)
+
 
 class UnsafeUrl(InvalidInput):
     """The URL is not one the service will send to."""
@@ -63,6 +71,11 @@ def _resolve(host: str, port: int) -> tuple[IPAddress, ...]:
 
 def check_url(url: str, *, allow_loopback_http: bool) -> Destination:
     """The destination of `url` with every address it resolves to, or UnsafeUrl (400)."""
+    if not url.isascii():
+        raise UnsafeUrl(
+            "url must be ASCII: write the host in punycode (xn--...) and percent-encode the path",
+            field="url",
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -90,7 +103,11 @@ def check_url(url: str, *, allow_loopback_http: bool) -> Destination:
     for address in addresses:
         if address.is_loopback and allow_loopback_http:
             continue
-        if not address.is_global or address.is_multicast:
+        if (
+            not address.is_global
+            or address.is_multicast
+            or any(address in network for network in _IPV4_IN_IPV6)
+        ):
             raise UnsafeUrl(
                 f"url resolves to {address}, a private, loopback, link-local or reserved address",
                 field="url",

@@ -3,10 +3,14 @@ backoff, giving up after 24 h, no redirects, no duplicate concurrent sends, dele
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -127,6 +131,74 @@ def test_no_answer_within_the_timeout_is_retried(fresh_engine, client, receiver)
     make_due(fresh_engine)
     assert deliver_due(fresh_engine, settings)["delivered"] == 1
     assert len(receiver.requests) == 2
+
+
+@contextmanager
+def dripping_server(seconds: float) -> Iterator[tuple[str, list[float]]]:
+    """Answers every request one header byte at a time for `seconds`: each read is quick, the
+    whole answer is not. Yields its URL and when each connection was closed by the sender."""
+    server = socket.create_server(("127.0.0.1", 0))
+    closed_after: list[float] = []
+
+    def handle(conn: socket.socket) -> None:
+        started = time.monotonic()
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+                while time.monotonic() - started < seconds:
+                    conn.sendall(b"a")
+                    time.sleep(0.1)
+            except OSError:
+                closed_after.append(time.monotonic() - started)
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/hooks", closed_after
+    finally:
+        server.close()
+
+
+def test_a_dripping_answer_is_cut_off_at_the_timeout(fresh_engine, client, receiver):
+    # Within its lease, so no second run can send the same delivery while this one still waits.
+    with dripping_server(seconds=8) as (url, closed_after):
+        response = post(client, "manage_webhooks", {"url": url, "events": ["target_reached"]})
+        assert response.status_code == 201, response.get_json()
+        reach_target(client, "drv-drip")
+        settings = get_settings().model_copy(update={"webhook_timeout_seconds": 0.5})
+        started = time.monotonic()
+        assert deliver_due(fresh_engine, settings)["retrying"] == 1
+        assert time.monotonic() - started < 3
+        deadline = time.monotonic() + 3
+        while not closed_after and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert closed_after and closed_after[0] < 3
+
+
+def test_a_url_that_cannot_be_sent_fails_alone(fresh_engine, client, receiver):
+    subscribe(client, receiver, ["target_reached"])
+    # Stored before URLs had to be ASCII: sending it would make http.client raise.
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO webhook_subscriptions (url, events, secret)"
+                " VALUES (:url, ARRAY['target_reached'], :secret)"
+            ),
+            {
+                "url": receiver.url + "/équipe",
+                "secret": "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
+            },
+        )
+    reach_target(client, "drv-mixed")
+    counts = deliver_due(fresh_engine, get_settings())
+    assert (counts["delivered"], counts["retrying"]) == (1, 1)
+    assert len(receiver.requests) == 1
 
 
 def test_redirects_are_not_followed(fresh_engine, client, receiver):

@@ -147,6 +147,9 @@ def test_subscription_body_is_validated(client, body, field):
         "https://169.254.169.254/computeMetadata/v1/",  # link-local: the metadata server
         "https://[fe80::1]/hooks",
         "https://[::ffff:10.0.0.1]/hooks",  # a private IPv4 address inside IPv6
+        "https://[64:ff9b::a9fe:a9fe]/hooks",  # NAT64 of the metadata server
+        "https://[2002:a9fe:a9fe::1]/hooks",  # 6to4 of the metadata server
+        "https://[::7f00:1]/hooks",  # IPv4-compatible loopback
         "https://metadata.google.internal/computeMetadata/v1/",
         "https://0.0.0.0/hooks",
         "ftp://example.com/hooks",
@@ -159,6 +162,16 @@ def test_unsafe_urls_are_refused(client, url):
     assert response.status_code == 400, url
     error = error_of(response)
     assert (error["code"], error["field"]) == ("unsafe_url", "url")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/équipe", "http://127.0.0.1:9/h?city=Zürich"])
+def test_urls_must_be_ascii(client, loopback_http, url):
+    # http.client cannot send them; punycode and percent-encoding can say the same in ASCII.
+    response = post(client, "manage_webhooks", {"url": url, "events": ["day_closed"]})
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("unsafe_url", "url")
+    assert "ASCII" in error["message"]
 
 
 def test_loopback_http_is_allowed_only_when_the_local_setting_is_on(client, loopback_http):

@@ -26,6 +26,10 @@ _DATABASE_VARIABLES = ("DATABASE_URL", "INSTANCE_CONNECTION_NAME", "DB_HOST")
 
 
 def _use_local_database_unless_configured() -> None:
+    empty = [name for name in _DATABASE_VARIABLES if os.environ.get(name) == ""]
+    if empty:
+        # A deploy step with a blank substitution must fail, not migrate a local database.
+        raise errors.InvalidInput(f"{empty[0]} is set but empty: give it a value or unset it")
     if any(os.environ.get(name) for name in _DATABASE_VARIABLES):
         return
     from shared.local import start_embedded_postgres

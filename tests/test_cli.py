@@ -134,3 +134,26 @@ def test_a_database_that_is_down_exits_1_without_a_stack_trace(args: tuple[str, 
     assert result.stderr.startswith("fleet: ")
     assert "database is unavailable" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_a_blank_database_variable_fails_instead_of_using_the_local_database(
+    tmp_path: Path,
+) -> None:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"INSTANCE_CONNECTION_NAME", "DB_HOST", "DATABASE_URL"}
+    }
+    env.update(INSTANCE_CONNECTION_NAME="", FLEET_DATA_DIR=str(tmp_path / "fleet"))
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "migrate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "INSTANCE_CONNECTION_NAME is set but empty" in result.stderr
+    assert not (tmp_path / "fleet").exists()

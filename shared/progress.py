@@ -18,10 +18,10 @@ from shared.models import ProgressEvent
 # How far ahead of the server clock an occurred_at may be (device clocks drift).
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 
-# Drivers are locked first, in driver_id order, as set_targets locks them: otherwise two batches
-# naming the same drivers in different orders deadlock, and so does an event carrying a status
-# (record_progress locks the day's row, then the driver's row to set the status) with a
-# set_targets batch (the driver's row, then the day's row). Plain increments need no lock.
+# Every writer locks a driver's row before its progress rows: set_targets (its upsert),
+# record_progress() (its first statement, migrations/0004), and a batch, which locks all its
+# drivers up front in driver_id order so that two batches naming the same drivers in different
+# orders queue instead of deadlocking.
 _LOCK_DRIVERS = sa.text(
     "SELECT driver_id FROM driver_targets WHERE driver_id = ANY(:driver_ids)"
     " ORDER BY driver_id FOR NO KEY UPDATE"
@@ -110,7 +110,7 @@ def record_progress(
             event, field_of(index, "occurred_at"), now=now, timezone=zone, late_days=late_days
         )
     with transaction(engine) as conn:
-        if len(events) > 1 or any(event.status is not None for event in events):
+        if len(events) > 1:
             conn.execute(_LOCK_DRIVERS, {"driver_ids": sorted({e.driver_id for e in events})})
         results = []
         for index, event in enumerate(events):

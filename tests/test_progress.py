@@ -358,6 +358,31 @@ def test_concurrent_batches_sharing_drivers_all_succeed(app, client):
     assert {totals(client, d)[0] for d in drivers} == {len(orders) * 3}
 
 
+def test_plain_increments_alongside_batches_and_set_targets_all_succeed(app, client, driver_id):
+    """A single event without a status used to take its day's row before its driver's row, the
+    other writers the other way round: racing them for one driver deadlocked (503)."""
+    set_target(client, driver_id, deliveries=1_000_000)
+
+    def singles(_):
+        own = Client(app)
+        return [progress(own, driver_id, deliveries=1).status_code for _ in range(40)]
+
+    def batches(_):
+        own = Client(app)
+        body = {"events": [{"driver_id": driver_id, "deliveries": 1}] * 2}
+        return [post(own, "update_progress", body).status_code for _ in range(40)]
+
+    def targets(_):
+        own = Client(app)
+        body = [{"driver_id": driver_id, "target_deliveries": 1_000_000}]
+        return [post(own, "set_targets", body).status_code for _ in range(40)]
+
+    with ThreadPoolExecutor(5) as pool:
+        senders = [pool.submit(f, 0) for f in (singles, singles, batches, batches, targets)]
+        answers = [s for sender in senders for s in sender.result()]
+    assert answers == [200] * 200
+
+
 def test_status_events_alongside_set_targets_all_succeed(app, client):
     """A status change locks the driver's row after its day's row unless the drivers are locked
     first; set_targets takes them the other way round (a deadlock is answered 503)."""

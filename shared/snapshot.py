@@ -13,8 +13,12 @@ from shared import webhooks
 from shared.db import transaction
 from shared.errors import InvalidInput
 
+# Today is opened too: closing tomorrow by hand must not leave today unopened behind a closed
+# later day (lock_business_day refuses such a day, so nothing could be counted on it).
 _CLAIM_DAY = sa.text("""
-INSERT INTO business_days (business_date) VALUES (:date) ON CONFLICT DO NOTHING
+INSERT INTO business_days (business_date)
+VALUES (:date), (business_today(:tz))
+ON CONFLICT DO NOTHING
 """)
 
 # FOR UPDATE waits for every progress transaction that holds the day (FOR KEY SHARE) and keeps
@@ -88,7 +92,7 @@ def snapshot_day(
             field=field,
         )
     with transaction(engine) as conn:
-        conn.execute(_CLAIM_DAY, {"date": date})
+        conn.execute(_CLAIM_DAY, {"date": date, "tz": timezone})
         day = conn.execute(_LOCK_DAY, {"date": date}).one()
         if day.closed_at is not None:
             return {

@@ -154,6 +154,16 @@ def test_without_header_or_date_it_closes_yesterday_in_the_fleet_zone(tokyo, cli
     assert snapshot(client, {"date": tomorrow.isoformat()}).status_code == 200
 
 
+def test_closing_tomorrow_by_hand_leaves_today_usable(fresh_engine, client):
+    tomorrow = utc_today() + dt.timedelta(days=1)
+    assert snapshot(client, {"date": tomorrow.isoformat()}).status_code == 200
+    # Today was not open yet: it must not become a never-opened day behind a closed later one.
+    targets = post(client, "set_targets", [{"driver_id": "after-tomorrow-closed"}])
+    assert targets.status_code == 200, targets.get_json()
+    counted = progress(client, "after-tomorrow-closed", deliveries=1)
+    assert counted["business_date"] == utc_today().isoformat()
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "field"),
     [

@@ -66,9 +66,18 @@ UPDATE business_days SET closed_at = now(), drivers_snapshotted = :count, reset 
 WHERE business_date = :date
 """)
 
+# The drivers to reset are locked before the day, in driver_id order: every progress writer
+# takes its driver's row before any day (migrations/0004), so a late event for the day being
+# closed, from a driver the reset needs, queues behind the snapshot instead of deadlocking it.
+_LOCK_DRIVERS_TO_RESET = sa.text("""
+SELECT driver_id FROM driver_targets WHERE status <> 'available'
+ORDER BY driver_id FOR NO KEY UPDATE
+""")
+
+# Only the drivers locked above: one that left `available` since then has just said so.
 _RESET_STATUS = sa.text("""
 UPDATE driver_targets SET status = 'available', status_changed_at = now()
-WHERE status <> 'available'
+WHERE driver_id = ANY(:driver_ids) AND status <> 'available'
 """)
 
 
@@ -93,6 +102,7 @@ def snapshot_day(
         )
     with transaction(engine) as conn:
         conn.execute(_CLAIM_DAY, {"date": date, "tz": timezone})
+        to_reset = list(conn.execute(_LOCK_DRIVERS_TO_RESET).scalars()) if reset else []
         day = conn.execute(_LOCK_DAY, {"date": date}).one()
         if day.closed_at is not None:
             return {
@@ -106,5 +116,5 @@ def snapshot_day(
         conn.execute(_MARK_CLOSED, {"date": date, "count": count, "reset": reset})
         webhooks.emit_day_closed(conn, date=date, drivers_snapshotted=count)
         if reset:
-            conn.execute(_RESET_STATUS)
+            conn.execute(_RESET_STATUS, {"driver_ids": to_reset})
     return {"date": date, "drivers_snapshotted": count, "reset": reset, "already_done": False}

@@ -355,16 +355,23 @@ def test_snapshot_killed_mid_way_leaves_the_day_whole_and_the_retry_closes_it_on
             )
         before = _day_state(engine, today)
 
-        # Hold driver 'a' so the snapshot stops at its last step (the status reset), with its
-        # history rows written and the day marked closed inside its open transaction.
+        # Hold the day's day_closed event key so the snapshot stops at its day_closed event,
+        # after its history rows are written, the day marked closed and the statuses locked,
+        # all inside its open transaction.
         blocker = engine.connect()
         blocker.begin()
-        blocker.execute(sa.text("SELECT 1 FROM driver_targets WHERE driver_id = 'a' FOR UPDATE"))
+        blocker.execute(
+            sa.text(
+                "INSERT INTO webhook_events (event_type, dedupe_key, data)"
+                " VALUES ('day_closed', 'day_closed/' || CAST(:d AS date), '{}')"
+            ),
+            {"d": today},
+        )
         process = _snapshot_process(url, today)
         try:
             wait_until(
-                lambda: _waiting_backend(engine, "UPDATE driver_targets"),
-                "the snapshot to reach the status reset",
+                lambda: _waiting_backend(engine, "emit_webhook_event"),
+                "the snapshot to reach its day_closed event",
             )
             process.send_signal(signal.SIGKILL)
         finally:

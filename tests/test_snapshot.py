@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.test import Client
 
+from shared.snapshot import snapshot_day
 from tests.conftest import use_database
 from tests.helpers import error_of, get, post
 
@@ -152,6 +155,45 @@ def test_without_header_or_date_it_closes_yesterday_in_the_fleet_zone(tokyo, cli
     assert (error["code"], error["field"]) == ("date_in_future", "date")
     tomorrow = too_far - dt.timedelta(days=1)
     assert snapshot(client, {"date": tomorrow.isoformat()}).status_code == 200
+
+
+def test_a_late_event_from_a_driver_being_reset_does_not_deadlock_the_snapshot(
+    fresh_engine, client
+):
+    """Progress locks its driver, then its day; the snapshot used to lock the day, then the
+    drivers it resets. A late event for the day being closed, from a busy driver, deadlocked."""
+    set_target_response = post(client, "set_targets", [{"driver_id": "late-busy"}])
+    assert set_target_response.status_code == 200
+    progress(client, "late-busy", deliveries=1, status="busy")
+    today = utc_today()
+
+    event = fresh_engine.connect()
+    event.begin()
+    # record_progress()'s first step for the late event: the driver's row.
+    event.execute(
+        sa.text("SELECT 1 FROM driver_targets WHERE driver_id = 'late-busy' FOR NO KEY UPDATE")
+    )
+    outcome: dict[str, object] = {}
+
+    def close_today() -> None:
+        try:
+            outcome["result"] = snapshot_day(fresh_engine, date=today, reset=True, timezone="UTC")
+        except Exception as exc:
+            outcome["error"] = exc
+
+    closer = threading.Thread(target=close_today)
+    closer.start()
+    try:
+        time.sleep(0.5)  # the snapshot is waiting for a lock by now
+        # Its next step: the day's row. With the snapshot holding the day, this deadlocked.
+        event.execute(sa.text("SELECT lock_business_day(:d)"), {"d": today})
+        event.commit()
+    finally:
+        event.close()
+        closer.join(timeout=30)
+    assert "error" not in outcome, outcome
+    assert outcome["result"]["already_done"] is False
+    assert live(client, "late-busy")[2] == "available"
 
 
 def test_closing_tomorrow_by_hand_leaves_today_usable(fresh_engine, client):

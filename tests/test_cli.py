@@ -23,13 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = [m.name for m in migrate.load_migrations()]
 
 
-def fleet(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    """`fleet` in a new process, with no database variable but those given."""
     env = {
         name: value
         for name, value in os.environ.items()
         if name not in {"INSTANCE_CONNECTION_NAME", "DB_HOST", "DATABASE_URL"}
     }
-    env.update(DATABASE_URL=database_url, FLEET_TIMEZONE="UTC")
+    env.update(env_vars)
     return subprocess.run(
         [sys.executable, "-m", "shared.cli", *args],
         cwd=ROOT,
@@ -39,6 +40,10 @@ def fleet(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         check=False,
         timeout=120,
     )
+
+
+def fleet(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, DATABASE_URL=database_url, FLEET_TIMEZONE="UTC")
 
 
 @pytest.fixture
@@ -139,21 +144,7 @@ def test_a_database_that_is_down_exits_1_without_a_stack_trace(args: tuple[str, 
 def test_a_blank_database_variable_fails_instead_of_using_the_local_database(
     tmp_path: Path,
 ) -> None:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"INSTANCE_CONNECTION_NAME", "DB_HOST", "DATABASE_URL"}
-    }
-    env.update(INSTANCE_CONNECTION_NAME="", FLEET_DATA_DIR=str(tmp_path / "fleet"))
-    result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "migrate"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    result = run_cli("migrate", INSTANCE_CONNECTION_NAME="", FLEET_DATA_DIR=str(tmp_path / "fleet"))
     assert result.returncode == 2
     assert "INSTANCE_CONNECTION_NAME is set but empty" in result.stderr
     assert not (tmp_path / "fleet").exists()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import atexit
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pg8000.dbapi
 import sqlalchemy as sa
+from pg8000.converters import make_params
 from sqlalchemy import event
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
@@ -102,23 +104,36 @@ class EngineBundle:
             self.connector.close()
 
 
+# Execution option for a hot statement: run it as a named prepared statement, kept per
+# connection. Only for statements whose plan does not depend on their values (a function call,
+# a primary-key lookup): PostgreSQL may switch a prepared statement to a generic plan.
+PREPARED = {"fleet_prepared": True}
+
+
 class FewerRoundTripsDialect(PGDialect_pg8000):
-    """pg8000's dialect with fewer round trips per transaction (one progress event: 5, not 8).
+    """pg8000's dialect with fewer round trips per transaction (one progress event: 1, not 8).
 
     pg8000 sends COMMIT and ROLLBACK as extended-protocol statements, three round trips each
     (parse, describe, execute); as simple queries they take one, with the same errors (a COMMIT
-    of a failed transaction still raises). The checkout's pre-ping is a BEGIN instead of an empty
-    query: it proves the connection alive just as well, and opens the transaction pg8000 would
-    otherwise open with a round trip of its own before the first statement. A connection that
-    goes back to the pool still in it is rolled back (do_rollback asks pg8000, not SQLAlchemy).
+    of a failed transaction still raises). The checkout's pre-ping is skipped for a connection
+    that heard from the server within `ping_after_idle` seconds (it is busy, not stale); when it
+    runs it is a BEGIN instead of an empty query: it proves the connection alive just as well,
+    and opens the transaction pg8000 would otherwise open with a round trip of its own. A
+    connection that goes back to the pool still in it is rolled back (do_rollback asks pg8000,
+    not SQLAlchemy). AUTOCOMMIT is a flag on the connection, not a SET: `single_statement`
+    switches it on and off for each use. Statements executed with PREPARED are parsed once per
+    connection and then take one round trip (bind and execute) instead of three.
     """
 
     # Statement compilation is cached as for pg8000's own dialect; this class adds no SQL.
     supports_statement_cache = True
+    ping_after_idle = 0.0
 
     def do_ping(self, dbapi_connection: Any) -> bool:
         if dbapi_connection.autocommit or dbapi_connection._in_transaction:
             return super().do_ping(dbapi_connection)
+        if dbapi_connection.seconds_since_reply() < self.ping_after_idle:
+            return True
         dbapi_connection.execute_simple("begin transaction")
         return True
 
@@ -129,25 +144,90 @@ class FewerRoundTripsDialect(PGDialect_pg8000):
         if dbapi_connection._in_transaction:
             dbapi_connection.execute_simple("rollback")
 
+    def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
+        if level == "AUTOCOMMIT":
+            if dbapi_connection._in_transaction:
+                # The pre-ping's BEGIN, with nothing in it yet.
+                dbapi_connection.execute_simple("commit")
+            dbapi_connection.autocommit = True
+            return
+        dbapi_connection.autocommit = False
+        if level != dbapi_connection.session_isolation_level(self.default_isolation_level):
+            super().set_isolation_level(dbapi_connection, level)  # type: ignore[no-untyped-call]
+            dbapi_connection.session_isolation = level
+
+    def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        if context is None or not context.execution_options.get("fleet_prepared"):
+            cursor.execute(statement, parameters)
+            return
+        connection = context.root_connection.connection.dbapi_connection
+        connection.prepare_next = True
+        try:
+            cursor.execute(statement, parameters)
+        finally:
+            connection.prepare_next = False
+
 
 registry.register("postgresql.fleet_pg8000", __name__, "FewerRoundTripsDialect")
 
 
-class ResetSafeConnection(pg8000.dbapi.Connection):  # type: ignore[misc]
-    """pg8000's connection, reporting a reset socket as the driver error it is.
+class FleetConnection(pg8000.dbapi.Connection):  # type: ignore[misc]
+    """pg8000's connection, with what FewerRoundTripsDialect needs and one fix.
 
-    pg8000 turns socket failures into InterfaceError("network error"), which SQLAlchemy takes for
-    a disconnect, except a reset on the first read of a reply: that ConnectionResetError escapes
-    raw. A pooled connection the server killed (restart, failover, pg_terminate_backend) then
-    failed its pre-ping with an error SQLAlchemy does not know, and the request with a 500,
-    instead of being replaced by a new connection.
+    The fix: pg8000 turns socket failures into InterfaceError("network error"), which
+    SQLAlchemy takes for a disconnect, except a reset on the first read of a reply: that
+    ConnectionResetError escaped raw. A pooled connection the server killed (restart, failover,
+    pg_terminate_backend) then failed with an error SQLAlchemy does not know, and the request
+    with a 500, instead of being replaced by a new connection.
+
+    The Cloud SQL connector builds pg8000's own class and `adopt` turns it into this one, so
+    the state below lives in class defaults until first set.
     """
+
+    last_reply_at = 0.0
+    session_isolation: str | None = None
+    prepare_next = False
+    _prepared: dict[tuple[str, tuple[int, ...]], tuple[bytes, Any, Any]] | None = None
+
+    @classmethod
+    def adopt(cls, conn: Any) -> FleetConnection:
+        if type(conn) is not pg8000.dbapi.Connection:
+            raise TypeError(f"expected pg8000's connection, got {type(conn).__name__}")
+        conn.__class__ = cls
+        return cast(FleetConnection, conn)
+
+    def seconds_since_reply(self) -> float:
+        return time.monotonic() - self.last_reply_at
+
+    def session_isolation_level(self, default: str) -> str:
+        return self.session_isolation or default
 
     def handle_messages(self, context: Any) -> None:
         try:
             super().handle_messages(context)
         except OSError as exc:
             raise pg8000.dbapi.InterfaceError("network error") from exc
+        self.last_reply_at = time.monotonic()
+
+    def execute_unnamed(
+        self, statement: str, vals: Any = (), oids: Any = (), stream: Any = None
+    ) -> Any:
+        """pg8000's one way to run a statement with values; with `prepare_next` set, through a
+        named statement prepared on first use (statements are fixed texts, so the cache is
+        bounded by the code)."""
+        if not self.prepare_next or stream is not None:
+            return super().execute_unnamed(statement, vals=vals, oids=oids, stream=stream)
+        self.prepare_next = False
+        if self._prepared is None:
+            self._prepared = {}
+        key = (statement, tuple(oids))
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = self.prepare_statement(statement, oids)
+            self._prepared[key] = prepared
+        name, columns, input_funcs = prepared
+        params = make_params(self.py_types, vals)
+        return self.execute_named(name, params, columns, input_funcs, statement)
 
 
 def build_engine(
@@ -169,18 +249,16 @@ def build_engine(
         bound_connector = connector
 
         def creator() -> Any:
-            conn = bound_connector.connect(instance, "pg8000", **connect_kwargs)
-            if type(conn) is pg8000.dbapi.Connection:
-                # The connector builds pg8000's own class; the subclass only adds the mapping.
-                conn.__class__ = ResetSafeConnection
-            return conn
+            return FleetConnection.adopt(
+                bound_connector.connect(instance, "pg8000", **connect_kwargs)
+            )
 
     else:
         params = _local_params(settings)
 
         def creator() -> Any:
             try:
-                return ResetSafeConnection(**params)
+                return FleetConnection(**params)
             except ssl.SSLError as exc:
                 # pg8000 lets a failed TLS handshake (say, an unverifiable certificate) escape
                 # as-is; as a driver error it is a connection failure (503), not a bug (500).
@@ -199,6 +277,8 @@ def build_engine(
         # A connection killed while idle (restart, failover, idle limits) is replaced, not used.
         pool_pre_ping=True,
     )
+    assert isinstance(engine.dialect, FewerRoundTripsDialect)
+    engine.dialect.ping_after_idle = settings.db_ping_after_idle_seconds
     _set_session_defaults(engine, settings)
     return EngineBundle(engine, connector)
 
@@ -342,4 +422,15 @@ def translated_errors() -> Iterator[None]:
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction, committed when the block ends without error."""
     with translated_errors(), engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def single_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection in autocommit, for work done in one statement, which PostgreSQL runs as a
+    transaction of its own: no BEGIN and COMMIT round trips around it."""
+    with (
+        translated_errors(),
+        engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
+    ):
         yield conn

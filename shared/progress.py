@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from shared.db import transaction, translate
+from shared.db import PREPARED, single_statement, transaction, translate
 from shared.errors import Conflict, InvalidInput
 from shared.models import ProgressEvent
 
@@ -27,11 +27,12 @@ _LOCK_DRIVERS = sa.text(
     " ORDER BY driver_id FOR NO KEY UPDATE"
 )
 
+# The hot path: one statement, prepared once per connection (see shared.db.PREPARED).
 _RECORD = sa.text(
     "SELECT replayed, business_date, day_closed, deliveries, revenue, status"
     " FROM record_progress(:driver_id, :deliveries, :revenue, :status, :event_id,"
     " CAST(:occurred_at AS timestamptz), :tz)"
-)
+).execution_options(**PREPARED)
 
 
 def _check_occurred_at(
@@ -85,6 +86,25 @@ def _apply(conn: Connection, event: ProgressEvent, timezone: str) -> dict[str, A
     }
 
 
+def _apply_all(
+    conn: Connection,
+    events: Sequence[ProgressEvent],
+    timezone: str,
+    field_of: Callable[[int, str | None], str | None],
+) -> list[dict[str, Any]]:
+    results = []
+    for index, event in enumerate(events):
+        try:
+            results.append(_apply(conn, event, timezone))
+        except DBAPIError as exc:
+            translated = translate(exc)
+            if translated is None:
+                raise
+            translated.field = field_of(index, translated.field)
+            raise translated from exc
+    return results
+
+
 def record_progress(
     engine: Engine,
     events: Sequence[ProgressEvent],
@@ -95,7 +115,9 @@ def record_progress(
 ) -> list[dict[str, Any]]:
     """Applies the events in order in one transaction: all of them, or none.
 
-    With `batch_field`, an error names the failing event, e.g. `events[3].deliveries`.
+    One event is one statement (record_progress() does all of its work), so it runs as its own
+    transaction: one round trip. With `batch_field`, an error names the failing event, e.g.
+    `events[3].deliveries`.
     """
     zone = ZoneInfo(timezone)
     now = dt.datetime.now(dt.UTC)
@@ -109,17 +131,9 @@ def record_progress(
         _check_occurred_at(
             event, field_of(index, "occurred_at"), now=now, timezone=zone, late_days=late_days
         )
+    if len(events) == 1:
+        with single_statement(engine) as conn:
+            return _apply_all(conn, events, timezone, field_of)
     with transaction(engine) as conn:
-        if len(events) > 1:
-            conn.execute(_LOCK_DRIVERS, {"driver_ids": sorted({e.driver_id for e in events})})
-        results = []
-        for index, event in enumerate(events):
-            try:
-                results.append(_apply(conn, event, timezone))
-            except DBAPIError as exc:
-                translated = translate(exc)
-                if translated is None:
-                    raise
-                translated.field = field_of(index, translated.field)
-                raise translated from exc
-        return results
+        conn.execute(_LOCK_DRIVERS, {"driver_ids": sorted({e.driver_id for e in events})})
+        return _apply_all(conn, events, timezone, field_of)

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=10.0, gt=0)
     # Below Cloud SQL's and most proxies' idle limits, so a pooled connection is never stale.
     db_pool_recycle: int = Field(default=1800, ge=1)
+    # A pooled connection idle longer than this is pinged before use (and replaced if dead);
+    # one that heard from the server more recently is busy, not stale, and is used at once.
+    db_ping_after_idle_seconds: float = Field(default=1.0, ge=0, le=3600)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
 
     migrate_on_start: bool = True

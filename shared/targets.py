@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from shared.db import transaction, translated_errors
+from shared.db import single_statement, transaction, translated_errors
 from shared.errors import NotFound
 from shared.models import DriverTarget
 
@@ -254,7 +254,7 @@ def _filters(
 
 
 def get_driver(engine: Engine, driver_id: str, *, timezone: str) -> dict[str, Any]:
-    with transaction(engine) as conn:
+    with single_statement(engine) as conn:
         row = (
             conn.execute(_SELECT_DRIVERS, _filters(timezone, driver_id=driver_id, limit=1))
             .mappings()
@@ -278,7 +278,7 @@ def list_drivers(
 ) -> dict[str, Any]:
     """One page in driver_id order; `next_after` is the next page's cursor (None at the end)."""
     params = _filters(timezone, after=after, status=status, team=team, limit=limit + 1)
-    with transaction(engine) as conn:
+    with single_statement(engine) as conn:
         rows = conn.execute(_SELECT_DRIVERS, params).mappings().all()
     page = rows[:limit]
     next_after = page[-1]["driver_id"] if len(rows) > limit else None

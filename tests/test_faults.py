@@ -142,32 +142,67 @@ def test_database_outage_answers_503_then_recovers_without_restart(
     assert password not in everything
 
 
-def test_killed_pooled_connections_are_replaced(fresh_engine: Engine, client: Any) -> None:
-    driver_id = f"drv-{uuid.uuid4().hex[:10]}"
-    assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
-    pool_size = fresh_engine.pool.size()  # type: ignore[attr-defined]
-    # Fill the pool: every pooled connection is open when the server kills them.
-    held = [fresh_engine.connect() for _ in range(pool_size)]
-    for conn in held:
-        conn.exec_driver_sql("SELECT 1")
+def _fill_pool(engine: Engine) -> set[int]:
+    """Opens every pooled connection (used just now) and returns their server pids."""
+    held = [engine.connect() for _ in range(engine.pool.size())]  # type: ignore[attr-defined]
     pids = {conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() for conn in held}
     for conn in held:
         conn.close()
+    return pids
 
+
+def _kill_backends(engine: Engine, pids: set[int]) -> None:
+    """Terminates the pooled connections' server processes and waits until they are gone."""
     killer = pg8000.dbapi.connect(**pg8000_params_from_url(str(fresh_engine_url())))
+    killer.autocommit = True
     try:
         cursor = killer.cursor()
         cursor.execute(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (list(pids),)
         )
-        (killed,) = cursor.fetchone()
-        killer.commit()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s::int[])", (list(pids),)
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"backends {pids} still alive")
     finally:
         killer.close()
-    assert killed >= len(pids) == pool_size
 
-    for _ in range(pool_size + 1):
+
+def _past_ping_window() -> None:
+    """Waits until the pooled connections count as idle, so the next checkout pings them."""
+    time.sleep(db.get_engine().dialect.ping_after_idle + 0.1)  # type: ignore[attr-defined]
+
+
+def test_killed_idle_pooled_connections_are_replaced(fresh_engine: Engine, client: Any) -> None:
+    driver_id = f"drv-{uuid.uuid4().hex[:10]}"
+    assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
+    pids = _fill_pool(fresh_engine)
+    assert len(pids) == fresh_engine.pool.size()  # type: ignore[attr-defined]
+    _past_ping_window()
+    _kill_backends(fresh_engine, pids)
+
+    for _ in range(len(pids) + 1):
+        response = get(client, "get_targets", driver_id=driver_id)
+        assert response.status_code == 200, response.get_json()
+
+
+def test_connection_killed_while_busy_costs_one_503(fresh_engine: Engine, client: Any) -> None:
+    """A connection that heard from the server within DB_PING_AFTER_IDLE_SECONDS is used
+    without a ping. If the server killed it in between, that one call answers 503 (the caller
+    retries), SQLAlchemy discards the pool's older connections, and the next call succeeds."""
+    driver_id = f"drv-{uuid.uuid4().hex[:10]}"
+    assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
+    _kill_backends(fresh_engine, _fill_pool(fresh_engine))
+
+    response = get(client, "get_targets", driver_id=driver_id)
+    assert response.status_code == 503, response.get_json()
+    assert response.get_json()["error"]["code"] == "database_unavailable"
+    for _ in range(fresh_engine.pool.size() + 1):  # type: ignore[attr-defined]
         response = get(client, "get_targets", driver_id=driver_id)
         assert response.status_code == 200, response.get_json()
 
@@ -250,6 +285,7 @@ def test_connections_reset_mid_reply_are_replaced(
         for conn in held:
             conn.exec_driver_sql("SELECT 1")
             conn.close()
+        _past_ping_window()
         proxy.reset_open_connections()
         for _ in range(pool_size + 1):
             response = get(client, "get_targets", driver_id=driver_id)

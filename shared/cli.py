@@ -22,6 +22,10 @@ from pathlib import Path
 from shared import db, errors, migrate, snapshot
 from shared.settings import get_settings
 
+# Each worker process holds up to --threads connections plus overflow: four of them stay well
+# inside PostgreSQL's default max_connections (100).
+MAX_DEFAULT_WORKERS = 4
+
 _DATABASE_VARIABLES = ("DATABASE_URL", "INSTANCE_CONNECTION_NAME", "DB_HOST")
 
 
@@ -92,6 +96,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         build_app(),
         host=args.host,
         port=args.port,
+        workers=args.workers,
         threads=args.threads,
         in_worker=(lambda: deliver_webhooks_in_background(args.webhook_interval))
         if args.webhook_interval > 0
@@ -125,6 +130,12 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="the local stack: every function on one port")
     serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    serve_cmd.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WORKERS", min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))),
+        help="worker processes (default: one per CPU, at most 4)",
+    )
     serve_cmd.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "8")))
     serve_cmd.add_argument(
         "--webhook-interval",

@@ -157,20 +157,23 @@ def serve(
     *,
     host: str,
     port: int,
+    workers: int,
     threads: int,
     in_worker: Callable[[], object] | None = None,
 ) -> None:
-    """Serves until SIGINT/SIGTERM with gunicorn's threaded worker, as functions-framework does.
+    """Serves until SIGINT/SIGTERM with gunicorn's threaded workers, as functions-framework does.
 
-    `in_worker` runs in the worker process once it is up (after the fork, so anything it starts
-    shares the worker's engine rather than a copy of the master's)."""
+    functions-framework runs one worker process per instance and Cloud Functions adds instances;
+    on one machine, a worker process per core does the same (one process's threads share a
+    single core's worth of Python). `in_worker` runs in each worker process once it is up (after
+    the fork, so anything it starts shares that worker's engine, not a copy of the master's)."""
     from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in {
                 "bind": f"{host}:{port}",
-                "workers": 1,
+                "workers": workers,
                 "worker_class": "gthread",
                 "threads": threads,
                 "timeout": 0,

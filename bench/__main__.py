@@ -66,7 +66,7 @@ def run(selected: set[str], threads: int) -> list[Result]:
             try:
                 if "progress" in selected:
                     _log("progress_p50 / progress_p99")
-                    results += cases.progress_latency(server, url)
+                    results += cases.progress_latency(server, url, directory)
                 if "concurrent" in selected:
                     _log("concurrent_16")
                     results.append(cases.concurrent(server, url))

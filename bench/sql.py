@@ -36,6 +36,12 @@ FROM generate_series(1, %s) AS i CROSS JOIN generate_series(1, %s) AS g
 TODAY = "SELECT business_today('UTC')"
 
 # progress_p50 / progress_p99 / concurrent_16: one increment, autocommitted.
+# The one statement update_progress runs for an event (migrations/0004), for the breakdown.
+RECORD_PROGRESS = (
+    "SELECT replayed, business_date, day_closed, deliveries, revenue, status"
+    " FROM record_progress(:driver_id, 1, 0, NULL, :event_id, NULL, 'UTC')"
+)
+
 PROGRESS_FLOOR = """
 UPDATE driver_days SET current_deliveries = current_deliveries + 1
 WHERE driver_id = %s AND business_date = %s

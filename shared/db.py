@@ -218,16 +218,41 @@ class FleetConnection(pg8000.dbapi.Connection):  # type: ignore[misc]
         if not self.prepare_next or stream is not None:
             return super().execute_unnamed(statement, vals=vals, oids=oids, stream=stream)
         self.prepare_next = False
+        key = (statement, tuple(oids))
+        params = make_params(self.py_types, vals)
+        try:
+            return self._execute_prepared(key, params)
+        except pg8000.dbapi.DatabaseError as exc:
+            if not _is_stale_plan(exc):
+                raise
+            # A migration changed the columns the statement returns, and PostgreSQL refused
+            # the old plan before running anything. Prepared afresh; run again in autocommit
+            # (inside a transaction, that transaction has failed: the next use will work).
+            self._statements().pop(key, None)
+            if self._in_transaction:
+                raise
+            return self._execute_prepared(key, params)
+
+    def _statements(self) -> dict[tuple[str, tuple[int, ...]], tuple[bytes, Any, Any]]:
         if self._prepared is None:
             self._prepared = {}
-        key = (statement, tuple(oids))
-        prepared = self._prepared.get(key)
+        return self._prepared
+
+    def _execute_prepared(self, key: tuple[str, tuple[int, ...]], params: Any) -> Any:
+        statements = self._statements()
+        prepared = statements.get(key)
         if prepared is None:
-            prepared = self.prepare_statement(statement, oids)
-            self._prepared[key] = prepared
+            prepared = self.prepare_statement(*key)
+            statements[key] = prepared
         name, columns, input_funcs = prepared
-        params = make_params(self.py_types, vals)
-        return self.execute_named(name, params, columns, input_funcs, statement)
+        return self.execute_named(name, params, columns, input_funcs, key[0])
+
+
+def _is_stale_plan(exc: pg8000.dbapi.DatabaseError) -> bool:
+    """PostgreSQL's "cached plan must not change result type", by SQLSTATE and the routine that
+    raises it (the message text may be translated)."""
+    fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    return fields.get("C") == "0A000" and fields.get("R") == "RevalidateCachedQuery"
 
 
 def build_engine(

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from shared import targets
-from shared.db import FleetConnection, build_engine, transaction
+from shared.db import PREPARED, FleetConnection, build_engine, single_statement, transaction
 from shared.models import DriverTarget, ProgressEvent
 from shared.progress import record_progress
 from shared.settings import get_settings
@@ -134,3 +134,35 @@ def test_session_isolation_level_is_restored_after_a_repeatable_read_export(
         with transaction(busy_engine) as conn:
             level = conn.exec_driver_sql("SHOW transaction_isolation").scalar_one()
         assert level == "read committed"
+
+
+@pytest.fixture
+def changing_table(engine: Engine) -> Iterator[str]:
+    name = f"prepared_{uuid.uuid4().hex[:10]}"
+    with transaction(engine) as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {name} (a integer)")
+        conn.exec_driver_sql(f"INSERT INTO {name} VALUES (1)")
+    yield name
+    with transaction(engine) as conn:
+        conn.exec_driver_sql(f"DROP TABLE {name}")
+
+
+def test_a_prepared_statement_follows_a_change_to_what_it_returns(
+    busy_engine: Engine, engine: Engine, changing_table: str
+) -> None:
+    query = sa.text(f"SELECT * FROM {changing_table} WHERE a = :a").execution_options(**PREPARED)
+    with single_statement(busy_engine) as conn:
+        assert conn.execute(query, {"a": 1}).all() == [(1,)]
+    with transaction(engine) as conn:
+        conn.exec_driver_sql(f"ALTER TABLE {changing_table} ADD COLUMN b integer DEFAULT 2")
+    # PostgreSQL refuses the old plan ("cached plan must not change result type"); in
+    # autocommit the statement is prepared again and run at once.
+    with single_statement(busy_engine) as conn:
+        assert conn.execute(query, {"a": 1}).all() == [(1, 2)]
+    with transaction(engine) as conn:
+        conn.exec_driver_sql(f"ALTER TABLE {changing_table} ADD COLUMN c integer DEFAULT 3")
+    # Inside a transaction the refusal fails it; the next use prepares afresh.
+    with pytest.raises(sa.exc.DatabaseError), transaction(busy_engine) as conn:
+        conn.execute(query, {"a": 1})
+    with transaction(busy_engine) as conn:
+        assert conn.execute(query, {"a": 1}).all() == [(1, 2, 3)]

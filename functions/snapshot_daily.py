@@ -45,6 +45,6 @@ def _schedule_time(request: flask.Request) -> dt.datetime | None:
 def snapshot_daily(request: flask.Request) -> Reply:
     body = read_json(request, allow_empty=True)
     command = parse(SnapshotRequest, body or {})
-    timezone = get_settings().fleet_timezone
-    date = command.date or snapshot.default_date(_schedule_time(request), timezone)
-    return snapshot.snapshot_day(get_engine(), date=date, reset=command.reset, timezone=timezone)
+    settings = get_settings()
+    date = command.date or snapshot.default_date(_schedule_time(request), settings.fleet_timezone)
+    return snapshot.nightly(get_engine(), date=date, reset=command.reset, settings=settings)

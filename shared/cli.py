@@ -64,9 +64,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 def _cmd_snapshot(args: argparse.Namespace) -> int:
     settings = get_settings()
-    result = snapshot.snapshot_day(
-        db.get_engine(), date=args.date, reset=args.reset, timezone=settings.fleet_timezone
-    )
+    result = snapshot.nightly(db.get_engine(), date=args.date, reset=args.reset, settings=settings)
     print(json.dumps(result, default=str))
     return 0
 

@@ -6,7 +6,7 @@ import functools
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     fleet_timezone: str = "UTC"
     # Events whose business date is older than this many days are refused (409 too_late).
     late_event_days: int = Field(default=7, ge=1, le=366)
+    # How long the ledger of progress events (a retry is recognised within it) and finished
+    # webhook events are kept; pruned after each snapshot (shared/retention.py).
+    event_retention_days: int = Field(default=30, ge=2, le=3660)
+    webhook_retention_days: int = Field(default=30, ge=2, le=3660)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
 
     # Webhooks. Subscriptions must be https to public addresses; `fleet serve` turns this on so
@@ -62,6 +66,17 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"FLEET_TIMEZONE {value!r} is not an IANA time zone name") from exc
         return value
+
+    @model_validator(mode="after")
+    def _retention_outlives_late_events(self) -> Settings:
+        # A late event needs its ledger (to be recognised if retried) and its day's
+        # target_reached dedupe key (so the target is not announced twice).
+        for name in ("event_retention_days", "webhook_retention_days"):
+            if getattr(self, name) <= self.late_event_days:
+                raise ValueError(
+                    f"{name.upper()} must be more than LATE_EVENT_DAYS ({self.late_event_days})"
+                )
+        return self
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from shared import webhooks
+from shared import retention, webhooks
 from shared.db import transaction
 from shared.errors import InvalidInput
+from shared.settings import Settings
 
 # Today is opened too: closing tomorrow by hand must not leave today unopened behind a closed
 # later day (lock_business_day refuses such a day, so nothing could be counted on it).
@@ -118,3 +119,15 @@ def snapshot_day(
         if reset:
             conn.execute(_RESET_STATUS, {"driver_ids": to_reset})
     return {"date": date, "drivers_snapshotted": count, "reset": reset, "already_done": False}
+
+
+def nightly(engine: Engine, *, date: dt.date, reset: bool, settings: Settings) -> dict[str, Any]:
+    """What Cloud Scheduler runs each night: closes `date` (snapshot_day), then prunes what is
+    past its retention, in transactions of its own once the day is closed."""
+    result = snapshot_day(engine, date=date, reset=reset, timezone=settings.fleet_timezone)
+    result["pruned"] = retention.prune(
+        engine,
+        event_days=settings.event_retention_days,
+        webhook_days=settings.webhook_retention_days,
+    )
+    return result

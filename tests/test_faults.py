@@ -431,6 +431,7 @@ def test_snapshot_killed_mid_way_leaves_the_day_whole_and_the_retry_closes_it_on
             "drivers_snapshotted": 2,
             "reset": True,
             "already_done": False,
+            "pruned": {"progress_events": 0, "webhook_events": 0},
         }
         after = _day_state(engine, today)
         assert after == {

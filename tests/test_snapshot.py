@@ -65,6 +65,7 @@ def test_the_day_goes_to_history_and_the_next_starts(fresh_engine, client):
         "drivers_snapshotted": 2,
         "reset": True,
         "already_done": False,
+        "pruned": {"progress_events": 0, "webhook_events": 0},
     }
     assert history_of(client, "a") == {yesterday.isoformat(): (4, 40.5)}
     assert history_of(client, "b") == {yesterday.isoformat(): (1, 0)}
@@ -83,6 +84,7 @@ def test_the_day_goes_to_history_and_the_next_starts(fresh_engine, client):
         "drivers_snapshotted": 2,
         "reset": True,
         "already_done": True,
+        "pruned": {"progress_events": 0, "webhook_events": 0},
     }
     assert history_of(client, "a") == {yesterday.isoformat(): (4, 40.5)}
     assert history_of(client, "b") == {yesterday.isoformat(): (3, 0)}
@@ -132,6 +134,7 @@ def test_the_scheduled_time_names_the_day_before_in_the_fleet_zone(tokyo, client
         "drivers_snapshotted": 1,
         "reset": True,
         "already_done": False,
+        "pruned": {"progress_events": 0, "webhook_events": 0},
     }
     # Scheduler retries of the same run, written either way, find it done.
     for written in (header[SCHEDULE_TIME], scheduled.astimezone(tokyo).isoformat()):

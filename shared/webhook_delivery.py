@@ -14,6 +14,7 @@ import datetime as dt
 import http.client
 import json
 import logging
+import random
 import socket
 import ssl
 import threading
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 RETRY_FIRST = dt.timedelta(seconds=30)
 RETRY_CAP = dt.timedelta(hours=1)
 RETRY_WINDOW = dt.timedelta(hours=24)
+# Each wait is shortened by up to this fraction at random, so deliveries that failed together
+# (a receiver was down) do not all come back at the same instant.
+RETRY_JITTER = 0.2
 # How much of a receiver's answer is read (and then ignored).
 MAX_RESPONSE_BYTES = 64 * 1024
 MAX_ERROR_CHARS = 300
@@ -122,6 +126,10 @@ def retry_delay(attempts: int) -> dt.timedelta:
     doublings = min(max(attempts - 1, 0), 20)
     delay: dt.timedelta = RETRY_FIRST * (1 << doublings)
     return min(delay, RETRY_CAP)
+
+
+def jittered(delay: dt.timedelta) -> dt.timedelta:
+    return delay * (1 - RETRY_JITTER * random.random())  # noqa: S311 (spreading, not secrecy)
 
 
 def _connect_checked(destination: Destination, deadline: float) -> socket.socket:
@@ -254,7 +262,7 @@ def _record(engine: Engine, sent: list[tuple[Claimed, Outcome]]) -> dict[int, st
             "ok": outcome.ok,
             "status_code": outcome.status_code,
             "error": outcome.error,
-            "retry_seconds": retry_delay(claimed.attempts).total_seconds(),
+            "retry_seconds": jittered(retry_delay(claimed.attempts)).total_seconds(),
         }
         for claimed, outcome in sent
     ]

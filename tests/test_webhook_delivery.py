@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from werkzeug.test import Client
 
 from shared.settings import get_settings
-from shared.webhook_delivery import deliver_due, retry_delay
+from shared.webhook_delivery import deliver_due, jittered, retry_delay
 from tests.helpers import get, post
 from tests.webhook_receiver import Pause, Receiver, running_receiver, settings_env
 
@@ -72,6 +72,12 @@ def test_retry_delay_doubles_from_30_seconds_up_to_an_hour():
     assert retry_delay(500) == dt.timedelta(hours=1)
 
 
+def test_each_wait_is_shortened_by_up_to_a_fifth_at_random():
+    waits = {jittered(dt.timedelta(minutes=10)) for _ in range(200)}
+    assert all(dt.timedelta(minutes=8) <= wait <= dt.timedelta(minutes=10) for wait in waits)
+    assert len(waits) > 100
+
+
 def test_deliveries_are_signed_per_standard_webhooks(fresh_engine, client, receiver):
     subscription = subscribe(client, receiver, ["target_reached", "day_closed"])
     reach_target(client, "drv-signed")
@@ -107,7 +113,7 @@ def test_a_500_is_retried_with_backoff_under_the_same_webhook_id(fresh_engine, c
         backoff = conn.execute(
             sa.text("SELECT next_attempt_at - last_attempt_at FROM webhook_deliveries")
         ).scalar_one()
-    assert dt.timedelta(seconds=30) <= backoff < dt.timedelta(seconds=40)
+    assert dt.timedelta(seconds=24) <= backoff <= dt.timedelta(seconds=30)
 
     assert deliver(client)["delivered"] == 0  # not due yet
     assert len(receiver.requests) == 1

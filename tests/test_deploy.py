@@ -87,6 +87,25 @@ def test_every_entry_point_in_main_is_deployed() -> None:
     assert deployed == set(main.__all__) == set(ENTRY_POINTS)
 
 
+def test_a_function_loads_only_its_own_module() -> None:
+    """Cold start: functions-framework loading main.py for one target imports that function's
+    module, not the other seven (nor what only they need, such as the webhook sender)."""
+    probe = """
+import sys, functions_framework
+functions_framework.create_app(target="get_targets", source="main.py")
+loaded = sorted(m for m in sys.modules if m.startswith("functions."))
+assert loaded == ["functions.get_targets"], loaded
+assert "shared.webhook_delivery" not in sys.modules
+print("ok")
+"""
+    root = Path(__file__).resolve().parent.parent
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "ok"
+
+
 def test_dry_run_deploys_every_function_private_gen2_with_its_account_and_secret() -> None:
     plan = dry_run()
     functions = deploys(plan)

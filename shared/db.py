@@ -207,6 +207,10 @@ class FleetConnection(pg8000.dbapi.Connection):  # type: ignore[misc]
             super().handle_messages(context)
         except OSError as exc:
             raise pg8000.dbapi.InterfaceError("network error") from exc
+        except pg8000.dbapi.DatabaseError:
+            # The server answered (with an error): the connection is alive.
+            self.last_reply_at = time.monotonic()
+            raise
         self.last_reply_at = time.monotonic()
 
     def execute_unnamed(
@@ -227,7 +231,8 @@ class FleetConnection(pg8000.dbapi.Connection):  # type: ignore[misc]
                 raise
             # A migration changed the columns the statement returns, and PostgreSQL refused
             # the old plan before running anything. Prepared afresh; run again in autocommit
-            # (inside a transaction, that transaction has failed: the next use will work).
+            # (inside a transaction, that transaction has failed: the next use will work). The
+            # old statement stays on the server until the connection closes.
             self._statements().pop(key, None)
             if self._in_transaction:
                 raise
@@ -406,6 +411,10 @@ def translate(exc: SQLAlchemyError) -> errors.FleetError | None:
     if not isinstance(exc, DBAPIError):
         return None
     state = sqlstate(exc)
+    if isinstance(exc.orig, pg8000.dbapi.DatabaseError) and _is_stale_plan(exc.orig):
+        # Inside a transaction (in autocommit it is prepared again and run at once): it rolled
+        # back, and the statement will be prepared afresh on its next use.
+        return errors.DatabaseUnavailable("the schema changed under this request; retry")
     if state in _APP_ERRORS:
         error_type, code, field = _APP_ERRORS[state]
         return error_type(server_detail(exc, "M") or code, code=code, field=field)
@@ -457,8 +466,12 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 def single_statement(engine: Engine) -> Iterator[Connection]:
     """A connection in autocommit, for work done in one statement, which PostgreSQL runs as a
     transaction of its own: no BEGIN and COMMIT round trips around it."""
-    with (
-        translated_errors(),
-        engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
-    ):
+    with translated_errors(), engine.connect() as conn:
+        try:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        except pg8000.dbapi.Error as exc:
+            # Only the COMMIT of the pre-ping's empty BEGIN can fail here, on a connection that
+            # broke since; SQLAlchemy does not wrap errors raised while it sets an isolation level.
+            conn.invalidate()
+            raise errors.DatabaseUnavailable("the database is unavailable; retry shortly") from exc
         yield conn

@@ -19,9 +19,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from shared import db, migrate, targets
+from shared import db, migrate, progress, targets
 from shared.db import pg8000_params_from_url
-from shared.models import DriverTarget
+from shared.models import DriverTarget, ProgressEvent
 from shared.settings import Settings, get_settings
 from tests.conftest import Databases
 
@@ -81,6 +81,12 @@ def _run_a_function_operation(engine: Any) -> dict[str, Any]:
     driver_id = f"drv-{uuid.uuid4().hex[:10]}"
     target = DriverTarget(driver_id=driver_id, target_deliveries=12, target_revenue=Decimal(900))
     assert targets.set_targets(engine, [target], timezone="UTC") == 1
+    # The hot path too: a prepared statement in autocommit, on the connector's connection.
+    event = ProgressEvent(driver_id=driver_id, deliveries=3, event_id=uuid.uuid4().hex)
+    (result,) = progress.record_progress(engine, [event], timezone="UTC", late_days=7)
+    assert result["current_deliveries"] == 3
+    with engine.connect() as conn:
+        assert type(conn.connection.dbapi_connection) is db.FleetConnection
     return targets.get_driver(engine, driver_id, timezone="UTC")
 
 

@@ -127,6 +127,9 @@ def test_database_outage_answers_503_then_recovers_without_restart(
             )
         finally:
             own_postgres.start()
+        # A real restart outlasts DB_PING_AFTER_IDLE_SECONDS, so every pooled connection is
+        # pinged (and replaced) before use; this one can be quicker.
+        time.sleep(Settings().db_ping_after_idle_seconds + 0.1)
 
         for name in FUNCTION_NAMES:
             lines = [line for line in outage_lines if line.get("function") == name]
@@ -151,7 +154,7 @@ def _fill_pool(engine: Engine) -> set[int]:
     return pids
 
 
-def _kill_backends(engine: Engine, pids: set[int]) -> None:
+def _kill_backends(pids: set[int]) -> None:
     """Terminates the pooled connections' server processes and waits until they are gone."""
     killer = pg8000.dbapi.connect(**pg8000_params_from_url(str(fresh_engine_url())))
     killer.autocommit = True
@@ -173,9 +176,9 @@ def _kill_backends(engine: Engine, pids: set[int]) -> None:
         killer.close()
 
 
-def _past_ping_window() -> None:
+def _past_ping_window(engine: Engine) -> None:
     """Waits until the pooled connections count as idle, so the next checkout pings them."""
-    time.sleep(db.get_engine().dialect.ping_after_idle + 0.1)  # type: ignore[attr-defined]
+    time.sleep(engine.dialect.ping_after_idle + 0.1)  # type: ignore[attr-defined]
 
 
 def test_killed_idle_pooled_connections_are_replaced(fresh_engine: Engine, client: Any) -> None:
@@ -183,21 +186,25 @@ def test_killed_idle_pooled_connections_are_replaced(fresh_engine: Engine, clien
     assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
     pids = _fill_pool(fresh_engine)
     assert len(pids) == fresh_engine.pool.size()  # type: ignore[attr-defined]
-    _past_ping_window()
-    _kill_backends(fresh_engine, pids)
+    _past_ping_window(fresh_engine)
+    _kill_backends(pids)
 
     for _ in range(len(pids) + 1):
         response = get(client, "get_targets", driver_id=driver_id)
         assert response.status_code == 200, response.get_json()
 
 
-def test_connection_killed_while_busy_costs_one_503(fresh_engine: Engine, client: Any) -> None:
+def test_connection_killed_while_busy_costs_one_503(
+    fresh_engine: Engine, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A connection that heard from the server within DB_PING_AFTER_IDLE_SECONDS is used
     without a ping. If the server killed it in between, that one call answers 503 (the caller
     retries), SQLAlchemy discards the pool's older connections, and the next call succeeds."""
+    # A window no slow machine overruns between the kill and the next call.
+    monkeypatch.setattr(fresh_engine.dialect, "ping_after_idle", 60.0)
     driver_id = f"drv-{uuid.uuid4().hex[:10]}"
     assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
-    _kill_backends(fresh_engine, _fill_pool(fresh_engine))
+    _kill_backends(_fill_pool(fresh_engine))
 
     response = get(client, "get_targets", driver_id=driver_id)
     assert response.status_code == 503, response.get_json()
@@ -285,7 +292,7 @@ def test_connections_reset_mid_reply_are_replaced(
         for conn in held:
             conn.exec_driver_sql("SELECT 1")
             conn.close()
-        _past_ping_window()
+        _past_ping_window(engine)
         proxy.reset_open_connections()
         for _ in range(pool_size + 1):
             response = get(client, "get_targets", driver_id=driver_id)

@@ -7,12 +7,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import pg8000.dbapi
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from shared import targets
 from shared.db import PREPARED, FleetConnection, build_engine, single_statement, transaction
+from shared.errors import DatabaseUnavailable
 from shared.models import DriverTarget, ProgressEvent
 from shared.progress import record_progress
 from shared.settings import get_settings
@@ -104,6 +106,26 @@ def test_idle_connection_is_pinged_and_its_begin_committed_before_autocommit(
         assert raw.autocommit is False
 
 
+def test_a_connection_broken_after_its_ping_is_a_503_and_is_replaced(
+    pinging_engine: Engine, engine: Engine, driver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_event(pinging_engine, driver)
+    execute_simple = FleetConnection.execute_simple
+
+    def commit_fails(conn: FleetConnection, statement: str) -> Any:
+        if statement == "commit":
+            raise pg8000.dbapi.InterfaceError("network error")
+        return execute_simple(conn, statement)
+
+    # The ping's BEGIN goes through; its COMMIT, on the switch to autocommit, does not.
+    monkeypatch.setattr(FleetConnection, "execute_simple", commit_fails)
+    with pytest.raises(DatabaseUnavailable):
+        one_event(pinging_engine, driver)
+    monkeypatch.setattr(FleetConnection, "execute_simple", execute_simple)
+    one_event(pinging_engine, driver)
+    assert deliveries_seen_elsewhere(engine, driver) == 2
+
+
 @pytest.mark.parametrize("ping_after_idle", [0.0, 60.0])
 def test_a_transaction_after_an_autocommitted_event_still_rolls_back(
     ping_after_idle: float, engine: Engine, driver: str
@@ -130,10 +152,15 @@ def test_session_isolation_level_is_restored_after_a_repeatable_read_export(
     busy_engine: Engine, driver: str
 ) -> None:
     assert list(targets.export_drivers_csv(busy_engine, timezone="UTC", status=None, team=None))
-    for _ in range(busy_engine.pool.size()):  # type: ignore[attr-defined]
-        with transaction(busy_engine) as conn:
+    # Every pooled connection at once, the export's among them.
+    held = [busy_engine.connect() for _ in range(busy_engine.pool.size())]  # type: ignore[attr-defined]
+    try:
+        for conn in held:
             level = conn.exec_driver_sql("SHOW transaction_isolation").scalar_one()
-        assert level == "read committed"
+            assert level == "read committed"
+    finally:
+        for conn in held:
+            conn.close()
 
 
 @pytest.fixture
@@ -161,8 +188,8 @@ def test_a_prepared_statement_follows_a_change_to_what_it_returns(
         assert conn.execute(query, {"a": 1}).all() == [(1, 2)]
     with transaction(engine) as conn:
         conn.exec_driver_sql(f"ALTER TABLE {changing_table} ADD COLUMN c integer DEFAULT 3")
-    # Inside a transaction the refusal fails it; the next use prepares afresh.
-    with pytest.raises(sa.exc.DatabaseError), transaction(busy_engine) as conn:
+    # Inside a transaction the refusal fails it (503: retry); the next use prepares afresh.
+    with pytest.raises(DatabaseUnavailable), transaction(busy_engine) as conn:
         conn.execute(query, {"a": 1})
     with transaction(busy_engine) as conn:
         assert conn.execute(query, {"a": 1}).all() == [(1, 2, 3)]

@@ -84,6 +84,9 @@ def migrate(engine: Engine, migrations: list[Migration] | None = None) -> list[s
     migrations = load_migrations() if migrations is None else migrations
     with engine.begin() as conn:
         conn.execute(sa.text("SET LOCAL lock_timeout = '60s'"))
+        # A migration may read a whole table (an index build): not bound by the 30 s meant for
+        # requests. lock_timeout still bounds every wait, the advisory lock's included.
+        conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         _ensure_table(conn)
         rows = conn.execute(sa.text("SELECT version, name, checksum FROM schema_migrations"))

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_RETENTION_DAYS = 30
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -43,9 +45,10 @@ class Settings(BaseSettings):
     # Events whose business date is older than this many days are refused (409 too_late).
     late_event_days: int = Field(default=7, ge=1, le=366)
     # How long the ledger of progress events (a retry is recognised within it) and finished
-    # webhook events are kept; pruned after each snapshot (shared/retention.py).
-    event_retention_days: int = Field(default=30, ge=2, le=3660)
-    webhook_retention_days: int = Field(default=30, ge=2, le=3660)
+    # webhook events are kept; pruned after each snapshot (shared/retention.py). Unset: 30
+    # days, or LATE_EVENT_DAYS + 2 if that is more (see event_retention below).
+    event_retention_days: int | None = Field(default=None, ge=3, le=3660)
+    webhook_retention_days: int | None = Field(default=None, ge=3, le=3660)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
 
     # Webhooks. Subscriptions must be https to public addresses; `fleet serve` turns this on so
@@ -69,14 +72,30 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _retention_outlives_late_events(self) -> Settings:
-        # A late event needs its ledger (to be recognised if retried) and its day's
-        # target_reached dedupe key (so the target is not announced twice).
         for name in ("event_retention_days", "webhook_retention_days"):
-            if getattr(self, name) <= self.late_event_days:
+            days = getattr(self, name)
+            if days is not None and days < self._shortest_retention():
                 raise ValueError(
-                    f"{name.upper()} must be more than LATE_EVENT_DAYS ({self.late_event_days})"
+                    f"{name.upper()} must be at least LATE_EVENT_DAYS + 2"
+                    f" ({self._shortest_retention()})"
                 )
         return self
+
+    def _shortest_retention(self) -> int:
+        # A late event needs its ledger row (to be recognised if retried) and its day's
+        # target_reached dedupe key. Its business date is at most LATE_EVENT_DAYS old in
+        # FLEET_TIMEZONE, and pruning counts whole days from now: two days of margin.
+        return self.late_event_days + 2
+
+    @property
+    def event_retention(self) -> int:
+        return self.event_retention_days or max(DEFAULT_RETENTION_DAYS, self._shortest_retention())
+
+    @property
+    def webhook_retention(self) -> int:
+        return self.webhook_retention_days or max(
+            DEFAULT_RETENTION_DAYS, self._shortest_retention()
+        )
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -127,7 +127,7 @@ def nightly(engine: Engine, *, date: dt.date, reset: bool, settings: Settings) -
     result = snapshot_day(engine, date=date, reset=reset, timezone=settings.fleet_timezone)
     result["pruned"] = retention.prune(
         engine,
-        event_days=settings.event_retention_days,
-        webhook_days=settings.webhook_retention_days,
+        event_days=settings.event_retention,
+        webhook_days=settings.webhook_retention,
     )
     return result

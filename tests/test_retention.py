@@ -127,6 +127,12 @@ def test_a_backlog_is_pruned_in_batches(
 
 @pytest.mark.parametrize("name", ["EVENT_RETENTION_DAYS", "WEBHOOK_RETENTION_DAYS"])
 def test_retention_must_outlive_late_events(name: str) -> None:
-    with pytest.raises(pydantic.ValidationError, match=f"{name} must be more than LATE_EVENT_DAYS"):
-        Settings(late_event_days=7, **{name.lower(): 7})
-    assert Settings(late_event_days=7, **{name.lower(): 8})
+    with pytest.raises(pydantic.ValidationError, match=f"{name} must be at least LATE_EVENT_DAYS"):
+        Settings(late_event_days=7, **{name.lower(): 8})
+    assert Settings(late_event_days=7, **{name.lower(): 9})
+
+
+def test_unset_retention_is_30_days_or_longer_than_the_late_window() -> None:
+    assert (Settings().event_retention, Settings().webhook_retention) == (30, 30)
+    longer = Settings(late_event_days=60)
+    assert (longer.event_retention, longer.webhook_retention) == (62, 62)

@@ -110,6 +110,16 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fleet", description="Fleet Targets operations")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -128,13 +138,15 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="the local stack: every function on one port")
     serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    # String defaults go through `type` too, so a bad WORKERS or THREADS is reported like a
+    # bad option.
     serve_cmd.add_argument(
         "--workers",
-        type=int,
-        default=int(os.environ.get("WORKERS", min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))),
+        type=_at_least_one,
+        default=os.environ.get("WORKERS", str(min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))),
         help="worker processes (default: one per CPU, at most 4)",
     )
-    serve_cmd.add_argument("--threads", type=int, default=int(os.environ.get("THREADS", "8")))
+    serve_cmd.add_argument("--threads", type=_at_least_one, default=os.environ.get("THREADS", "8"))
     serve_cmd.add_argument(
         "--webhook-interval",
         type=float,

@@ -123,6 +123,23 @@ def test_a_bad_date_exits_2_with_a_clear_message(cli_database: str, date: str) -
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("args", "env_vars", "message"),
+    [
+        (("--workers", "0"), {}, "argument --workers: 0 is less than 1"),
+        ((), {"WORKERS": "two"}, "argument --workers: 'two' is not a whole number"),
+        ((), {"THREADS": "-1"}, "argument --threads: -1 is less than 1"),
+    ],
+)
+def test_serve_refuses_bad_worker_and_thread_counts(
+    args: tuple[str, ...], env_vars: dict[str, str], message: str
+) -> None:
+    result = run_cli("serve", *args, **env_vars)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_date_in_the_future_exits_2(cli_database: str) -> None:
     future = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=5)).isoformat()
     result = fleet(cli_database, "snapshot", "--date", future)

@@ -149,26 +149,21 @@ def progress_latency(server: FleetServer, url: str, directory: Path) -> list[Res
     settings = Settings(database_url=url, fleet_timezone="UTC", migrate_on_start=False)
     bundle = build_engine(settings)
 
-    def ours_once() -> float:
+    def post_once(http: Http, path: str) -> float:
         body = {"driver_id": driver, "deliveries": 1, "event_id": uuid.uuid4().hex}
         started = time.perf_counter()
-        status, reply = client.call("POST", "/update_progress", body)
+        status, reply = http.call("POST", path, body)
         elapsed = _ms_since(started)
-        _expect(status, reply, "update_progress")
+        _expect(status, reply, f"POST {path}")
         return elapsed
+
+    ours_once = functools.partial(post_once, client, "/update_progress")
+    http_only_once = functools.partial(post_once, echo, "/")
 
     def floor_once() -> float:
         started = time.perf_counter()
         cursor.execute(sql.PROGRESS_FLOOR, (driver, day))
         return _ms_since(started)
-
-    def http_only_once() -> float:
-        body = {"driver_id": driver, "deliveries": 1, "event_id": uuid.uuid4().hex}
-        started = time.perf_counter()
-        status, reply = echo.call("POST", "/", body)
-        elapsed = _ms_since(started)
-        _expect(status, reply, "the echo function")
-        return elapsed
 
     def no_http_once() -> float:
         event = ProgressEvent(driver_id="lat-000002", deliveries=1, event_id=uuid.uuid4().hex)

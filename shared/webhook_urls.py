@@ -108,8 +108,9 @@ def check_url(url: str, *, allow_loopback_http: bool) -> Destination:
             or address.is_multicast
             or any(address in network for network in _IPV4_IN_IPV6)
         ):
+            # The address itself is not said: a caller could map internal DNS names with it.
             raise UnsafeUrl(
-                f"url resolves to {address}, a private, loopback, link-local or reserved address",
+                "url resolves to a private, loopback, link-local or reserved address",
                 field="url",
             )
     target = parts.path or "/"

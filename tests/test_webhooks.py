@@ -164,6 +164,17 @@ def test_unsafe_urls_are_refused(client, url):
     assert (error["code"], error["field"]) == ("unsafe_url", "url")
 
 
+def test_a_refusal_does_not_say_what_a_name_resolves_to(client):
+    # Else a caller could map internal DNS names through the error (or the list's last_error).
+    response = post(
+        client, "manage_webhooks", {"url": "https://localhost/hooks", "events": ["day_closed"]}
+    )
+    assert response.status_code == 400
+    message = error_of(response)["message"]
+    assert "private, loopback, link-local or reserved" in message
+    assert "127.0.0.1" not in message and "::1" not in message
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/équipe", "http://127.0.0.1:9/h?city=Zürich"])
 def test_urls_must_be_ascii(client, loopback_http, url):
     # http.client cannot send them; punycode and percent-encoding can say the same in ASCII.

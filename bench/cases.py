@@ -85,7 +85,7 @@ def echo(request):
 """
 
 
-def _echo_server(directory: Path) -> tuple[subprocess.Popen[bytes], Http]:
+def echo_server(directory: Path) -> tuple[subprocess.Popen[bytes], Http]:
     """A function with no database on functions-framework's own server (what Cloud Functions
     runs): what being an HTTP function costs, whatever the function does."""
     echo_dir = directory / "echo"
@@ -143,7 +143,7 @@ def progress_latency(server: FleetServer, url: str, directory: Path) -> list[Res
     client = server.client()
     conn = connect(url)
     cursor = conn.cursor()
-    echo_process, echo = _echo_server(directory)
+    echo_process, echo = echo_server(directory)
     native = pg8000.native.Connection(**pg8000_params_from_url(url))
     statement = native.prepare(sql.RECORD_PROGRESS)
     settings = Settings(database_url=url, fleet_timezone="UTC", migrate_on_start=False)

@@ -107,7 +107,8 @@ class EngineBundle:
 # Execution option for a hot statement: run it as a named prepared statement, kept per
 # connection. Only for statements whose plan does not depend on their values (a function call,
 # a primary-key lookup): PostgreSQL may switch a prepared statement to a generic plan.
-PREPARED = {"fleet_prepared": True}
+_PREPARED_OPTION = "fleet_prepared"
+PREPARED = {_PREPARED_OPTION: True}
 
 
 class FewerRoundTripsDialect(PGDialect_pg8000):
@@ -157,7 +158,7 @@ class FewerRoundTripsDialect(PGDialect_pg8000):
             dbapi_connection.session_isolation = level
 
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        if context is None or not context.execution_options.get("fleet_prepared"):
+        if context is None or not context.execution_options.get(_PREPARED_OPTION):
             cursor.execute(statement, parameters)
             return
         connection = context.root_connection.connection.dbapi_connection

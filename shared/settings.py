@@ -87,15 +87,16 @@ class Settings(BaseSettings):
         # FLEET_TIMEZONE, and pruning counts whole days from now: two days of margin.
         return self.late_event_days + 2
 
+    def _retention(self, days: int | None) -> int:
+        return days or max(DEFAULT_RETENTION_DAYS, self._shortest_retention())
+
     @property
     def event_retention(self) -> int:
-        return self.event_retention_days or max(DEFAULT_RETENTION_DAYS, self._shortest_retention())
+        return self._retention(self.event_retention_days)
 
     @property
     def webhook_retention(self) -> int:
-        return self.webhook_retention_days or max(
-            DEFAULT_RETENTION_DAYS, self._shortest_retention()
-        )
+        return self._retention(self.webhook_retention_days)
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -93,6 +93,24 @@ WITH day_rows AS (
 )
 """
 
+# Both boards' score for :metric, and the previous window's, from the columns their grouping
+# gives: total_deliveries, total_revenue, avg_achievement, active_seconds, previous_value and
+# previous_base (per-day values summed, over days or active seconds).
+_SCORES = """
+           CASE CAST(:metric AS text)
+               WHEN 'deliveries' THEN CAST(total_deliveries AS numeric)
+               WHEN 'revenue' THEN total_revenue
+               WHEN 'per_hour' THEN per_active_hour(total_deliveries, active_seconds)
+               ELSE avg_achievement
+           END AS score,
+           CASE CAST(:metric AS text)
+               WHEN 'deliveries' THEN previous_value
+               WHEN 'revenue' THEN previous_value
+               WHEN 'per_hour' THEN per_active_hour(previous_value, previous_base)
+               ELSE round(previous_value / previous_base, 2)
+           END AS previous_score,
+"""
+
 # One row per driver carries both windows (FILTER aggregates), each ranked on its own: ties share
 # a rank and are ordered by driver_id. The previous window needs only its score: the sum of the
 # metric's per-day value over its base (days for the mean achievement, active seconds for
@@ -120,20 +138,9 @@ _DRIVER_BOARD = sa.text(
     FROM day_rows
     GROUP BY driver_id
 ), scored AS (
-    SELECT *,
-           CASE CAST(:metric AS text)
-               WHEN 'deliveries' THEN CAST(total_deliveries AS numeric)
-               WHEN 'revenue' THEN total_revenue
-               WHEN 'per_hour' THEN per_active_hour(total_deliveries, active_seconds)
-               ELSE avg_achievement
-           END AS score,
-           CASE CAST(:metric AS text)
-               WHEN 'deliveries' THEN previous_value
-               WHEN 'revenue' THEN previous_value
-               WHEN 'per_hour' THEN per_active_hour(previous_value, previous_base)
-               ELSE round(previous_value / previous_base, 2)
-           END AS previous_score,
-           days_worked >= :min_days
+    SELECT *,"""
+    + _SCORES
+    + """           days_worked >= :min_days
                AND (CAST(:metric AS text) <> 'per_hour'
                     OR active_seconds >= :min_active_seconds) AS eligible,
            previous_days >= :min_days
@@ -205,20 +212,9 @@ _TEAM_BOARD = sa.text(
     FROM per_driver
     GROUP BY team
 ), scored AS (
-    SELECT *,
-           CASE CAST(:metric AS text)
-               WHEN 'deliveries' THEN CAST(total_deliveries AS numeric)
-               WHEN 'revenue' THEN total_revenue
-               WHEN 'per_hour' THEN per_active_hour(total_deliveries, active_seconds)
-               ELSE avg_achievement
-           END AS score,
-           CASE CAST(:metric AS text)
-               WHEN 'deliveries' THEN previous_value
-               WHEN 'revenue' THEN previous_value
-               WHEN 'per_hour' THEN per_active_hour(previous_value, previous_base)
-               ELSE round(previous_value / previous_base, 2)
-           END AS previous_score,
-           drivers > 0
+    SELECT *,"""
+    + _SCORES
+    + """           drivers > 0
                AND (CAST(:metric AS text) <> 'per_hour'
                     OR active_seconds >= :min_active_seconds) AS eligible,
            previous_drivers > 0

@@ -127,6 +127,19 @@ def echo_server(directory: Path) -> tuple[subprocess.Popen[bytes], Http]:
         raise
 
 
+def alternate(measures: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Each measure's milliseconds: warmed up, then all in turns of PROGRESS_BLOCK calls up to
+    PROGRESS_CALLS each, so a burst of outside load hits them all."""
+    for once in measures.values():
+        for _ in range(WARMUP_CALLS):
+            once()
+    figures: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(PROGRESS_CALLS // PROGRESS_BLOCK):
+        for name, once in measures.items():
+            figures[name].extend(once() for _ in range(PROGRESS_BLOCK))
+    return figures
+
+
 def progress_latency(server: FleetServer, url: str, directory: Path) -> list[Result]:
     """Single calls, one client, alternating blocks of ours and the floor so noise hits both.
 
@@ -157,9 +170,6 @@ def progress_latency(server: FleetServer, url: str, directory: Path) -> list[Res
         _expect(status, reply, f"POST {path}")
         return elapsed
 
-    ours_once = functools.partial(post_once, client, "/update_progress")
-    http_only_once = functools.partial(post_once, echo, "/")
-
     def floor_once() -> float:
         started = time.perf_counter()
         cursor.execute(sql.PROGRESS_FLOOR, (driver, day))
@@ -176,20 +186,16 @@ def progress_latency(server: FleetServer, url: str, directory: Path) -> list[Res
         statement.run(driver_id="lat-000002", event_id=uuid.uuid4().hex)
         return _ms_since(started)
 
-    figures: dict[Callable[[], float], list[float]] = {
-        ours_once: [],
-        floor_once: [],
-        http_only_once: [],
-        no_http_once: [],
-        statement_only_once: [],
-    }
     try:
-        for once in figures:
-            for _ in range(WARMUP_CALLS):
-                once()
-        while len(figures[ours_once]) < PROGRESS_CALLS:
-            for once, values in figures.items():
-                values.extend(once() for _ in range(PROGRESS_BLOCK))
+        figures = alternate(
+            {
+                "ours": functools.partial(post_once, client, "/update_progress"),
+                "floor": floor_once,
+                "http_only": functools.partial(post_once, echo, "/"),
+                "no_http": no_http_once,
+                "statement_only": statement_only_once,
+            }
+        )
     finally:
         client.close()
         conn.close()
@@ -197,12 +203,11 @@ def progress_latency(server: FleetServer, url: str, directory: Path) -> list[Res
         echo.close()
         stop(echo_process)
         bundle.close()
-    ours, floor = figures[ours_once], figures[floor_once]
+    ours, floor = figures["ours"], figures["floor"]
     floor_p50 = percentile(floor, 0.50)
     breakdown = {
-        "http_only_p50_ms": round(percentile(figures[http_only_once], 0.50), 3),
-        "no_http_p50_ms": round(percentile(figures[no_http_once], 0.50), 3),
-        "statement_only_p50_ms": round(percentile(figures[statement_only_once], 0.50), 3),
+        f"{name}_p50_ms": round(percentile(figures[name], 0.50), 3)
+        for name in ("http_only", "no_http", "statement_only")
     }
     breakdown["http_only_ratio"] = round(breakdown["http_only_p50_ms"] / floor_p50, 2)
     breakdown["http_plus_statement_ratio"] = round(

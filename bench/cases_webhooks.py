@@ -27,14 +27,7 @@ from typing import Any
 import pg8000.native
 
 from bench import sql
-from bench.cases import (
-    PROGRESS_BLOCK,
-    PROGRESS_CALLS,
-    WARMUP_CALLS,
-    echo_server,
-    percentile,
-    today,
-)
+from bench.cases import PROGRESS_CALLS, WARMUP_CALLS, alternate, echo_server, percentile, today
 from bench.report import Result
 from bench.stack import FleetServer, Http, connect, run_sql, scalar, stop
 from shared.db import pg8000_params_from_url
@@ -142,12 +135,6 @@ def progress_with_webhook(server: FleetServer, url: str, directory: Path) -> Res
     native = pg8000.native.Connection(**pg8000_params_from_url(url))
     statement = native.prepare(sql.RECORD_PROGRESS)
     echo_process, echo = echo_server(directory)
-    figures: dict[str, list[float]] = {
-        "ours": [],
-        "floor": [],
-        "http_only": [],
-        "statement_only": [],
-    }
     with _receiver() as receiver:
         subscription = _subscribe(server, receiver.url, ["target_reached"])
         next_driver = iter(range(1, drivers + 1))
@@ -180,12 +167,7 @@ def progress_with_webhook(server: FleetServer, url: str, directory: Path) -> Res
             "statement_only": statement_only_once,
         }
         try:
-            for once in measures.values():
-                for _ in range(WARMUP_CALLS):
-                    once()
-            while len(figures["ours"]) < PROGRESS_CALLS:
-                for name, once in measures.items():
-                    figures[name].extend(once() for _ in range(PROGRESS_BLOCK))
+            figures = alternate(measures)
             reached = scalar(
                 url, "SELECT count(*) FROM webhook_events WHERE event_type = 'target_reached'"
             )

@@ -29,9 +29,10 @@ from bench.stack import (
     server_env,
     stop,
 )
-from shared.db import build_engine, pg8000_params_from_url
-from shared.models import ProgressEvent
-from shared.progress import record_progress
+from shared.db.connect import pg8000_params_from_url
+from shared.db.engine import build_engine
+from shared.fleet.progress.operations import record_progress
+from shared.fleet.progress.requests import ProgressEvent
 from shared.settings import Settings
 
 PROGRESS_CALLS = 2_000
@@ -145,8 +146,8 @@ def progress_latency(server: FleetServer, url: str, directory: Path) -> list[Res
 
     Three more figures, in the same blocks, show where ours goes: `http_only`, the same request
     to a function with no database on functions-framework's own server; `no_http`, the same
-    event through shared.progress.record_progress in this process (the function's database
-    path: SQLAlchemy, one prepared statement, pg8000); `statement_only`, that prepared
+    event through record_progress (shared.fleet.progress) in this process (the function's
+    database path: SQLAlchemy, one prepared statement, pg8000); `statement_only`, that prepared
     statement run straight through pg8000. http_only + statement_only is what an event costs
     on this stack before any of our Python runs."""
     day = today(url)
@@ -424,8 +425,8 @@ def _timed_get(client: Http, path: str) -> tuple[float, list[str]]:
 
 
 def _board_params(day: dt.date, metric: str) -> dict[str, Any]:
-    """What ours binds to its board statement (shared/history.py) for ?days=30&metric=M."""
-    from shared import history
+    """What ours binds to its board statement (shared.fleet.boards) for ?days=30&metric=M."""
+    from shared.fleet.boards import operations as boards
 
     window_start = day - dt.timedelta(days=HISTORY_DAYS)
     return {
@@ -435,7 +436,7 @@ def _board_params(day: dt.date, metric: str) -> dict[str, Any]:
         "team": None,
         "metric": metric,
         "min_days": 1,
-        "min_active_seconds": history.MIN_ACTIVE_SECONDS_PER_HOUR,
+        "min_active_seconds": boards.MIN_ACTIVE_SECONDS_PER_HOUR,
         "limit": 10,
         "live": False,
         "viewer": None,
@@ -444,10 +445,10 @@ def _board_params(day: dt.date, metric: str) -> dict[str, Any]:
 
 
 def _timed_board(conn: Any, params: dict[str, Any]) -> tuple[float, list[str]]:
-    from shared import history
+    from shared.fleet.boards import operations as boards
 
     started = time.perf_counter()
-    rows = conn.run(str(history._DRIVER_BOARD), **params)
+    rows = conn.run(str(boards._DRIVER_BOARD), **params)
     return _ms_since(started), [row[1] for row in rows]
 
 
@@ -460,10 +461,10 @@ def _timed_plain_ranking(cursor: Any, params: tuple[Any, ...]) -> tuple[float, l
 
 def top_performers(server: FleetServer, url: str) -> Result:
     """30 closed days of the 100,000 drivers (3M history rows), each metric: ours over HTTP, the
-    floor (ours' own board statement, shared/history.py, with the same parameters, raw through
-    pg8000) and, for reference, a plain ranking query without the board's extras (the previous
-    window, the live day, eligibility). They take turns going first; median of the runs. The
-    figure is the worst metric's."""
+    floor (ours' own board statement, shared.fleet.boards, with the same parameters, raw
+    through pg8000) and, for reference, a plain ranking query without the board's extras (the
+    previous window, the live day, eligibility). They take turns going first; median of the
+    runs. The figure is the worst metric's."""
     day = today(url)
     run_sql(url, "TRUNCATE driver_performance_history")
     run_sql(url, sql.LOAD_HISTORY, params=(BIG_PREFIX, day, SNAPSHOT_DRIVERS, HISTORY_DAYS))

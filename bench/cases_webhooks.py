@@ -30,7 +30,7 @@ from bench import sql
 from bench.cases import PROGRESS_CALLS, WARMUP_CALLS, alternate, echo_server, percentile, today
 from bench.report import Result
 from bench.stack import FleetServer, Http, connect, run_sql, scalar, stop
-from shared.db import pg8000_params_from_url
+from shared.db.connect import pg8000_params_from_url
 
 DELIVERIES = 1_000
 # The issue sets no goal for deliver_1k (events per second are reported). This bound catches a

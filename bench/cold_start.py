@@ -28,7 +28,7 @@ from bench.stack import (
     stop,
     wait_for_200,
 )
-from shared.db import pg8000_params_from_url
+from shared.db.connect import pg8000_params_from_url
 
 REPEATS = 5
 

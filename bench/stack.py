@@ -15,8 +15,8 @@ from typing import Any
 import pg8000.dbapi
 from sqlalchemy.engine import make_url
 
-from shared.db import pg8000_params_from_url
-from shared.local import ensure_database
+from local.embedded import ensure_database
+from shared.db.connect import pg8000_params_from_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FLEET = PROJECT_ROOT / ".venv" / "bin" / "fleet"

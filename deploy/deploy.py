@@ -3,7 +3,7 @@
     python deploy/deploy.py --project P --region R --instance P:R:I [--dry-run]
 
 Order, so no new code serves traffic on an old schema:
-  1. migrate the target database (`python -m shared.cli migrate` through the Cloud SQL
+  1. migrate the target database (`python -m ops.cli migrate` through the Cloud SQL
      connector, as the functions connect). A deploy from a checkout does it here; Cloud Build
      does it in a step of its own (the deploy step's image has gcloud but not our packages) and
      passes --skip-migrate. Each instance still migrates on cold start: the safety net.
@@ -41,98 +41,17 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
+# The registry of functions is standard library only, so it loads in the gcloud image too.
+sys.path.insert(0, str(ROOT))
+
+from shared.registry import FUNCTIONS, Function, Schedule  # noqa: E402
+
 # What the Python runtime needs beside requirements.txt: main.py imports functions/, which
-# imports shared/, which reads migrations/ (cold-start migration) and shared/openapi.yaml.
+# imports shared/, which reads migrations/ (cold-start migration). The local stack (local/) and
+# the command line (ops/) are never staged.
 STAGED_FILES = ("main.py",)
 STAGED_DIRS = ("functions", "shared", "migrations")
 RUNTIME = "python312"
-
-
-@dataclass(frozen=True)
-class Function:
-    """One deployed function and its resources.
-
-    Concurrency: how many requests one instance serves at once. More than 1 needs a whole vCPU
-    (--cpu=1), and Python's functions-framework serves THREADS threads, so THREADS is set to
-    the concurrency (Google's advice; the Python runtime serves at most 8 at once). Each thread
-    holds at most one database connection at a time, so the pool per instance is the
-    concurrency (DB_POOL_SIZE) with no overflow, and an instance never opens more than that.
-    """
-
-    name: str
-    concurrency: int
-    max_instances: int
-    timeout_s: int = 60
-    memory: str = "512Mi"
-    cpu: str = "1"
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def connections(self) -> int:
-        return self.concurrency * self.max_instances
-
-
-# Connections: sum of max instances x pool per instance must fit the database's
-# max_connections less what is kept for migrations, the CLI and Cloud SQL's own use.
-# With Cloud SQL's 100 (a 3.75 GB instance) less 10 kept: 40+8+16+8+8+2+1+1 = 84 <= 90.
-FUNCTIONS = (
-    # The hot path: every delivery app posts here. One request = one short transaction.
-    Function("update_progress", concurrency=8, max_instances=5),
-    Function("get_targets", concurrency=8, max_instances=2),
-    # Batches of up to 1,000 rows: longer transactions, fewer at once.
-    Function("set_targets", concurrency=4, max_instances=2),
-    Function("get_history", concurrency=4, max_instances=2),
-    Function("top_performers", concurrency=4, max_instances=2),
-    Function("manage_webhooks", concurrency=2, max_instances=1),
-    # Scheduled, one at a time. The snapshot closes a whole day in one transaction: a longer
-    # timeout and statement timeout than the request path's 60 s / 30 s.
-    Function(
-        "snapshot_daily",
-        concurrency=1,
-        max_instances=1,
-        timeout_s=300,
-        extra_env={"DB_STATEMENT_TIMEOUT_MS": "240000"},
-    ),
-    # A run claims and sends for WEBHOOK_RUN_SECONDS (50) plus one send's timeout (10).
-    Function("deliver_webhooks", concurrency=1, max_instances=1, timeout_s=120),
-)
-
-
-@dataclass(frozen=True)
-class Job:
-    """A Cloud Scheduler job. Delivery is at least once: both targets are idempotent."""
-
-    name: str
-    function: str
-    schedule: str
-    attempt_deadline_s: int
-    max_retry_attempts: int
-    min_backoff: str = "30s"
-    max_backoff: str = "600s"
-    max_doublings: int = 4
-
-
-JOBS = (
-    # Five past midnight in FLEET_TIMEZONE (--time-zone): yesterday is over everywhere in the
-    # fleet's zone. A retried or duplicate run names the same day and finds it already closed.
-    Job(
-        "fleet-snapshot-daily",
-        "snapshot_daily",
-        "5 0 * * *",
-        attempt_deadline_s=330,
-        max_retry_attempts=5,
-        min_backoff="60s",
-        max_backoff="900s",
-    ),
-    # Every minute; a failed run is not retried: the next minute's run picks up what is due.
-    Job(
-        "fleet-deliver-webhooks",
-        "deliver_webhooks",
-        "* * * * *",
-        attempt_deadline_s=150,
-        max_retry_attempts=0,
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -200,10 +119,9 @@ def check_resources(args: argparse.Namespace) -> None:
     for function in FUNCTIONS:
         if function.concurrency > 1 and float(function.cpu) < 1:
             raise PlanError(f"{function.name}: concurrency > 1 needs --cpu >= 1")
-    for job in JOBS:
-        timeout = next(f.timeout_s for f in FUNCTIONS if f.name == job.function)
-        if job.attempt_deadline_s < timeout:
-            raise PlanError(f"{job.name}: the attempt deadline is shorter than the timeout")
+    for function, job in scheduled():
+        if job.attempt_deadline_s < function.timeout_s:
+            raise PlanError(f"{job.job}: the attempt deadline is shorter than the timeout")
     total = sum(f.connections for f in FUNCTIONS)
     budget = args.db_max_connections - args.db_reserved_connections
     if total > budget:
@@ -235,7 +153,7 @@ def migrate_steps(args: argparse.Namespace) -> list[Step]:
         )
     steps.append(
         Step(
-            [args.python, "-m", "shared.cli", "migrate"],
+            [args.python, "-m", "ops.cli", "migrate"],
             env=env,
             note="migrations before traffic, through the Cloud SQL connector",
         )
@@ -273,12 +191,16 @@ def deploy_step(args: argparse.Namespace, function: Function, source: Path) -> S
     return Step(argv)
 
 
-def scheduler_steps(args: argparse.Namespace, job: Job) -> list[Step]:
+def scheduled() -> list[tuple[Function, Schedule]]:
+    return [(function, function.schedule) for function in FUNCTIONS if function.schedule]
+
+
+def scheduler_steps(args: argparse.Namespace, function: Function, job: Schedule) -> list[Step]:
     member = f"serviceAccount:{args.scheduler_sa}"
     where = [f"--project={args.project}", f"--location={args.region}"]
-    url = function_url(args, job.function)
+    url = function_url(args, function.name)
     flags = [
-        f"--schedule={job.schedule}",
+        f"--schedule={job.cron}",
         f"--time-zone={args.timezone}",
         f"--uri={url}",
         "--http-method=POST",
@@ -297,20 +219,20 @@ def scheduler_steps(args: argparse.Namespace, job: Job) -> list[Step]:
                 "gcloud",
                 "functions",
                 "add-invoker-policy-binding",
-                job.function,
+                function.name,
                 f"--member={member}",
                 f"--project={args.project}",
                 f"--region={args.region}",
             ],
-            note=f"roles/run.invoker on {job.function} for the scheduler's account, nothing else",
+            note=f"roles/run.invoker on {function.name} for the scheduler's account, nothing else",
         ),
-        Step(["gcloud", "scheduler", "jobs", "describe", job.name, *where], probe=True),
+        Step(["gcloud", "scheduler", "jobs", "describe", job.job, *where], probe=True),
         Step(
-            ["gcloud", "scheduler", "jobs", "create", "http", job.name, *flags],
+            ["gcloud", "scheduler", "jobs", "create", "http", job.job, *flags],
             note="create when describe finds no job, else update with the same flags",
             when_found=False,
         ),
-        Step(["gcloud", "scheduler", "jobs", "update", "http", job.name, *flags], when_found=True),
+        Step(["gcloud", "scheduler", "jobs", "update", "http", job.job, *flags], when_found=True),
     ]
 
 
@@ -324,8 +246,8 @@ def plan(args: argparse.Namespace, source: Path) -> list[Step]:
         raise PlanError(f"DB_IP_TYPE={args.ip_type} needs --vpc-connector (egress to the VPC)")
     steps = [] if args.skip_migrate or args.rollback else migrate_steps(args)
     steps += [deploy_step(args, function, source) for function in FUNCTIONS]
-    for job in JOBS:
-        steps += scheduler_steps(args, job)
+    for function, job in scheduled():
+        steps += scheduler_steps(args, function, job)
     return steps
 
 

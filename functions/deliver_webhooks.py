@@ -9,13 +9,13 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared import webhook_delivery
-from shared.db import get_engine
-from shared.http import Reply, endpoint
+from shared.db.instance import get_engine
 from shared.settings import get_settings
+from shared.web.endpoint import Reply, endpoint
+from shared.webhooks import delivery
 
 
 @functions_framework.http
-@endpoint("POST")
+@endpoint
 def deliver_webhooks(request: flask.Request) -> Reply:
-    return webhook_delivery.deliver_due(get_engine(), get_settings())
+    return delivery.deliver_due(get_engine(), get_settings())

@@ -7,24 +7,27 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared import csv_export, history
-from shared.db import get_engine
-from shared.http import Reply, endpoint, parse_query
-from shared.models import HistoryQuery
+from shared.db.instance import get_engine
+from shared.fleet import calendar
+from shared.fleet.history import operations as history
+from shared.fleet.history.requests import HistoryQuery
 from shared.settings import get_settings
+from shared.web import csv_reply
+from shared.web.body import parse_query
+from shared.web.endpoint import Reply, endpoint
 
 
 @functions_framework.http
-@endpoint("GET")
+@endpoint
 def get_history(request: flask.Request) -> Reply:
     query = parse_query(request, HistoryQuery)
     engine = get_engine()
     start, end = window = query.window(
-        history.business_today(engine, get_settings().fleet_timezone)
+        calendar.business_today(engine, get_settings().fleet_timezone)
     )
     rows = history.driver_history(engine, query.driver_id, window=window)
-    if csv_export.wants_csv(request, query.format):
-        return csv_export.csv_response(history.HISTORY_FIELDS, rows, filename="history.csv")
+    if csv_reply.wants_csv(request, query.format):
+        return csv_reply.csv_response(history.HISTORY_FIELDS, rows, filename="history.csv")
     return {
         "driver_id": query.driver_id,
         "days": query.days,

@@ -7,32 +7,35 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared import csv_export, targets
-from shared.db import get_engine
-from shared.http import Reply, endpoint, parse_query
-from shared.models import TargetsQuery
+from shared.db.instance import get_engine
+from shared.fleet.targets import export
+from shared.fleet.targets import operations as targets
+from shared.fleet.targets.requests import TargetsQuery
 from shared.settings import get_settings
+from shared.web import csv_reply
+from shared.web.body import parse_query
+from shared.web.endpoint import Reply, endpoint
 
 
 @functions_framework.http
-@endpoint("GET")
+@endpoint
 def get_targets(request: flask.Request) -> Reply:
     query = parse_query(request, TargetsQuery)
     timezone = get_settings().fleet_timezone
     if query.summary:
         return targets.fleet_summary(get_engine(), timezone=timezone, team=query.team)
-    as_csv = csv_export.wants_csv(request, query.format)
+    as_csv = csv_reply.wants_csv(request, query.format)
     if query.driver_id is not None:
         driver = targets.get_driver(get_engine(), query.driver_id, timezone=timezone)
         if as_csv:
-            return csv_export.csv_response(targets.DRIVER_FIELDS, [driver], filename="driver.csv")
+            return csv_reply.csv_response(targets.DRIVER_FIELDS, [driver], filename="driver.csv")
         return driver
     if as_csv:
-        lines = targets.export_drivers_csv(
+        lines = export.export_drivers_csv(
             get_engine(), timezone=timezone, status=query.status, team=query.team
         )
-        return csv_export.csv_copy_response(
-            targets.DRIVER_FIELDS, csv_export.primed(lines), filename="drivers.csv"
+        return csv_reply.csv_copy_response(
+            targets.DRIVER_FIELDS, csv_reply.primed(lines), filename="drivers.csv"
         )
     return targets.list_drivers(
         get_engine(),

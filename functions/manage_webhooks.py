@@ -6,19 +6,24 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared import webhooks
-from shared.db import get_engine
-from shared.http import Reply, endpoint, parse, parse_query, read_json
-from shared.models import WebhookDeleteQuery, WebhookListQuery, WebhookSubscriptionRequest
+from shared.db.instance import get_engine
 from shared.settings import get_settings
+from shared.web.body import parse, parse_query, read_json
+from shared.web.endpoint import Reply, endpoint
+from shared.webhooks import subscriptions
+from shared.webhooks.requests import (
+    WebhookDeleteQuery,
+    WebhookListQuery,
+    WebhookSubscriptionRequest,
+)
 
 
 @functions_framework.http
-@endpoint("GET", "POST", "DELETE")
+@endpoint
 def manage_webhooks(request: flask.Request) -> Reply:
     if request.method == "POST":
         command = parse(WebhookSubscriptionRequest, read_json(request))
-        created = webhooks.create_subscription(
+        created = subscriptions.create_subscription(
             get_engine(),
             url=command.url,
             events=command.events,
@@ -28,7 +33,7 @@ def manage_webhooks(request: flask.Request) -> Reply:
         return created, 201
     if request.method == "DELETE":
         query = parse_query(request, WebhookDeleteQuery)
-        webhooks.delete_subscription(get_engine(), query.id)
+        subscriptions.delete_subscription(get_engine(), query.id)
         return {"deleted": query.id}
     parse_query(request, WebhookListQuery)
-    return {"subscriptions": webhooks.list_subscriptions(get_engine())}
+    return {"subscriptions": subscriptions.list_subscriptions(get_engine())}

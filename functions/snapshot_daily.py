@@ -12,12 +12,13 @@ import datetime as dt
 import flask
 import functions_framework
 
-from shared import snapshot
-from shared.db import get_engine
+from shared.db.instance import get_engine
 from shared.errors import InvalidInput
-from shared.http import Reply, endpoint, parse, read_json
-from shared.models import SnapshotRequest
+from shared.fleet.days import snapshot
+from shared.fleet.days.requests import SnapshotRequest
 from shared.settings import get_settings
+from shared.web.body import parse, read_json
+from shared.web.endpoint import Reply, endpoint
 
 SCHEDULE_TIME_HEADER = "X-CloudScheduler-ScheduleTime"
 
@@ -41,7 +42,7 @@ def _schedule_time(request: flask.Request) -> dt.datetime | None:
 
 
 @functions_framework.http
-@endpoint("POST")
+@endpoint
 def snapshot_daily(request: flask.Request) -> Reply:
     body = read_json(request, allow_empty=True)
     command = parse(SnapshotRequest, body or {})

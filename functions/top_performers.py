@@ -8,22 +8,25 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared import csv_export, history
-from shared.db import get_engine
-from shared.http import Reply, endpoint, parse_query
-from shared.models import TopPerformersQuery
+from shared.db.instance import get_engine
+from shared.fleet import calendar
+from shared.fleet.boards import operations as boards
+from shared.fleet.boards.requests import TopPerformersQuery
 from shared.settings import get_settings
+from shared.web import csv_reply
+from shared.web.body import parse_query
+from shared.web.endpoint import Reply, endpoint
 
 
 @functions_framework.http
-@endpoint("GET")
+@endpoint
 def top_performers(request: flask.Request) -> Reply:
     query = parse_query(request, TopPerformersQuery)
     engine = get_engine()
     timezone = get_settings().fleet_timezone
-    today = history.business_today(engine, timezone)
+    today = calendar.business_today(engine, timezone)
     start, end = window = (today, today) if query.live else query.window(today)
-    rows = history.board(
+    rows = boards.board(
         engine,
         window=window,
         group_by=query.group_by,
@@ -37,17 +40,17 @@ def top_performers(request: flask.Request) -> Reply:
         timezone=timezone,
     )
     if query.anonymize:
-        rows = history.anonymized(rows)
+        rows = boards.anonymized(rows)
     key = "teams" if query.group_by == "team" else "performers"
-    if csv_export.wants_csv(request, query.format):
+    if csv_reply.wants_csv(request, query.format):
         fields: tuple[str, ...] = (
-            history.TEAM_FIELDS if query.group_by == "team" else history.PERFORMER_FIELDS
+            boards.TEAM_FIELDS if query.group_by == "team" else boards.PERFORMER_FIELDS
         )
         if query.compare is not None:
-            fields += history.COMPARE_FIELDS
+            fields += boards.COMPARE_FIELDS
         if query.viewer is not None:
             fields += ("is_viewer",)
-        return csv_export.csv_response(fields, rows, filename=f"top_{key}.csv")
+        return csv_reply.csv_response(fields, rows, filename=f"top_{key}.csv")
     return {
         "metric": query.metric,
         "group_by": query.group_by,

@@ -5,16 +5,17 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared import progress
-from shared.db import get_engine
+from shared.db.instance import get_engine
 from shared.errors import InvalidInput, PayloadTooLarge
-from shared.http import Reply, endpoint, parse, read_json
-from shared.models import MAX_EVENT_BATCH, ProgressBatch, ProgressEvent
+from shared.fleet.progress import operations as progress
+from shared.fleet.progress.requests import MAX_EVENT_BATCH, ProgressBatch, ProgressEvent
 from shared.settings import get_settings
+from shared.web.body import parse, read_json
+from shared.web.endpoint import Reply, endpoint
 
 
 @functions_framework.http
-@endpoint("POST")
+@endpoint
 def update_progress(request: flask.Request) -> Reply:
     body = read_json(request)
     if not isinstance(body, dict):

@@ -2,6 +2,7 @@
 
     FleetError
     ├── InvalidInput          400  (bad JSON, validation, unknown query values)
+    │   └── UnsafeUrl         400  (a webhook URL the service will not send to)
     ├── NotFound              404
     ├── MethodNotAllowed      405
     ├── Conflict              409  (negative total, event_id reuse, closed day, ...)
@@ -9,7 +10,9 @@
     ├── UnsupportedMediaType  415
     └── DatabaseUnavailable   503
 
-Operations raise these; only shared.http turns them into responses.
+Operations raise these; only shared.web.endpoint turns them into responses.
+
+    MigrationError                 (start-up: the database's migrations do not match the code)
 """
 
 from __future__ import annotations
@@ -36,6 +39,12 @@ class InvalidInput(FleetError):
 
     status = 400
     default_code = "invalid_input"
+
+
+class UnsafeUrl(InvalidInput):
+    """The URL is not one the service will send to."""
+
+    default_code = "unsafe_url"
 
 
 class NotFound(FleetError):
@@ -78,3 +87,9 @@ class DatabaseUnavailable(FleetError):
 
     status = 503
     default_code = "database_unavailable"
+
+
+class MigrationError(RuntimeError):
+    """The database's recorded migrations do not match the files shipped with this code.
+
+    Not a FleetError: it stops an instance from starting, it is not an answer to a request."""

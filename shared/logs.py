@@ -15,7 +15,8 @@ from typing import Any
 
 from shared.settings import get_settings
 
-# The current request's trace id and function, set by shared.http for every log line it causes.
+# The current request's trace id and function, set by shared.web.endpoint for every log line
+# it causes.
 request_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "request_context", default=None
 )

@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     # Events whose business date is older than this many days are refused (409 too_late).
     late_event_days: int = Field(default=7, ge=1, le=366)
     # How long the ledger of progress events (a retry is recognised within it) and finished
-    # webhook events are kept; pruned after each snapshot (shared/retention.py). Unset: 30
-    # days, or LATE_EVENT_DAYS + 2 if that is more (see event_retention below).
+    # webhook events are kept; pruned after each snapshot (shared.fleet.days.retention). Unset:
+    # 30 days, or LATE_EVENT_DAYS + 2 if that is more (see event_retention below).
     event_retention_days: int | None = Field(default=None, ge=3, le=3660)
     webhook_retention_days: int | None = Field(default=None, ge=3, le=3660)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)

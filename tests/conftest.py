@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.test import Client
 
-from shared import db
-from shared.db import pg8000_params_from_url
-from shared.local import build_app, ensure_database
+from local.dispatcher import build_app
+from local.embedded import ensure_database
+from shared.db.connect import pg8000_params_from_url
+from shared.db.instance import close_engine, get_engine
 from shared.settings import get_settings
 
 
@@ -37,7 +38,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     yield server.get_uri()
     # Before the server goes: the pool's connections close cleanly, not at exit on a dead socket.
-    db.close_engine()
+    close_engine()
     server.cleanup()
 
 
@@ -84,7 +85,7 @@ def databases(server_url: str) -> Iterator[Databases]:
 
 def use_database(url: str, **settings: str) -> None:
     """Points the process's settings and engine at `url` (the engine is rebuilt on next use)."""
-    db.close_engine()
+    close_engine()
     os.environ["DATABASE_URL"] = url
     os.environ.update(settings)
     get_settings.cache_clear()
@@ -100,7 +101,7 @@ def session_database(databases: Databases) -> str:
 @pytest.fixture
 def engine(session_database: str) -> Engine:
     """The functions' own engine, on the current database (migrated on first use)."""
-    return db.get_engine()
+    return get_engine()
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def fresh_engine(databases: Databases, session_database: str) -> Iterator[Engine
     """A migrated database of this test's own, for tests that close whole days. Ask for it
     before `client`, so the functions use it too."""
     use_database(databases.create())
-    yield db.get_engine()
+    yield get_engine()
     use_database(session_database)
 
 

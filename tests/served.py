@@ -64,7 +64,7 @@ class Server:
     def __init__(self, database_url: str, **settings: str) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "ops.cli", "serve", "--port", str(self.port)],
             cwd=PROJECT_ROOT,
             env=process_env(database_url, **settings),
             stdin=subprocess.DEVNULL,

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from shared import db, migrate, targets
-from shared.models import DriverTarget
+from shared.db import migrations
+from shared.db.engine import build_engine
+from shared.fleet.targets import operations as targets
+from shared.fleet.targets.requests import DriverTarget
 from shared.settings import Settings
 from tests.conftest import Databases
 
 ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS = [m.name for m in migrate.load_migrations()]
+MIGRATIONS = [m.name for m in migrations.load_migrations()]
 
 
 def run_cli(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
@@ -32,7 +34,7 @@ def run_cli(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
     }
     env.update(env_vars)
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "ops.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -83,9 +85,9 @@ def test_migrate_status_lists_pending_then_applied(cli_database: str) -> None:
 
 
 def test_snapshot_closes_a_day_by_hand_and_prints_json(cli_database: str) -> None:
-    bundle = db.build_engine(Settings(database_url=cli_database))
+    bundle = build_engine(Settings(database_url=cli_database))
     try:
-        migrate.migrate(bundle.engine)
+        migrations.migrate(bundle.engine)
         driver = DriverTarget(
             driver_id=f"drv-{uuid.uuid4().hex[:10]}", target_deliveries=5, target_revenue=Decimal(1)
         )

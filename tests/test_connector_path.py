@@ -19,9 +19,16 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from shared import db, migrate, progress, targets
-from shared.db import pg8000_params_from_url
-from shared.models import DriverTarget, ProgressEvent
+from shared.db import migrations
+from shared.db.connect import pg8000_params_from_url
+from shared.db.engine import build_engine
+from shared.db.instance import close_engine, get_engine
+from shared.db.pg8000_speedups import FleetConnection
+from shared.db.transactions import transaction
+from shared.fleet.progress import operations as progress
+from shared.fleet.progress.requests import ProgressEvent
+from shared.fleet.targets import operations as targets
+from shared.fleet.targets.requests import DriverTarget
 from shared.settings import Settings, get_settings
 from tests.conftest import Databases
 
@@ -86,17 +93,17 @@ def _run_a_function_operation(engine: Any) -> dict[str, Any]:
     (result,) = progress.record_progress(engine, [event], timezone="UTC", late_days=7)
     assert result["current_deliveries"] == 3
     with engine.connect() as conn:
-        assert type(conn.connection.dbapi_connection) is db.FleetConnection
+        assert type(conn.connection.dbapi_connection) is FleetConnection
     return targets.get_driver(engine, driver_id, timezone="UTC")
 
 
 def test_migrations_and_operations_run_through_the_connector(cloud_database: str) -> None:
-    bundle = db.build_engine(cloud_settings(cloud_database), factory_for(cloud_database))
+    bundle = build_engine(cloud_settings(cloud_database), factory_for(cloud_database))
     connector = bundle.connector
     assert isinstance(connector, FakeConnector)
     try:
-        applied = migrate.migrate(bundle.engine)
-        assert applied == [m.name for m in migrate.load_migrations()]
+        applied = migrations.migrate(bundle.engine)
+        assert applied == [m.name for m in migrations.load_migrations()]
         driver = _run_a_function_operation(bundle.engine)
         assert driver["target_deliveries"] == 12
         assert driver["status"] == "available"
@@ -124,11 +131,11 @@ def test_migrations_and_operations_run_through_the_connector(cloud_database: str
 
 def test_iam_auth_sends_no_password(cloud_database: str) -> None:
     settings = cloud_settings(cloud_database, db_iam_auth=True)
-    bundle = db.build_engine(settings, factory_for(cloud_database))
+    bundle = build_engine(settings, factory_for(cloud_database))
     connector = bundle.connector
     assert isinstance(connector, FakeConnector)
     try:
-        migrate.migrate(bundle.engine)
+        migrations.migrate(bundle.engine)
         assert _run_a_function_operation(bundle.engine)["target_deliveries"] == 12
     finally:
         bundle.close()
@@ -138,13 +145,13 @@ def test_iam_auth_sends_no_password(cloud_database: str) -> None:
 
 @pytest.mark.parametrize("ip_type", ["PUBLIC", "PRIVATE", "PSC"])
 def test_ip_type_comes_from_the_settings(cloud_database: str, ip_type: str) -> None:
-    bundle = db.build_engine(
+    bundle = build_engine(
         cloud_settings(cloud_database, db_ip_type=ip_type), factory_for(cloud_database)
     )
     connector = bundle.connector
     assert isinstance(connector, FakeConnector)
     try:
-        with db.transaction(bundle.engine) as conn:
+        with transaction(bundle.engine) as conn:
             assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
     finally:
         bundle.close()
@@ -178,13 +185,13 @@ def test_get_engine_uses_the_connector_when_an_instance_is_named(
     monkeypatch.setenv("DB_PASS", PASSWORD)
     monkeypatch.setenv("DB_IP_TYPE", "PRIVATE")
     monkeypatch.setenv("MIGRATE_ON_START", "true")
-    db.close_engine()
+    close_engine()
     get_settings.cache_clear()
     try:
         # Nothing is built until the first use.
         assert len(FakeConnector.made) == made_before
-        engine = db.get_engine()
-        assert db.get_engine() is engine
+        engine = get_engine()
+        assert get_engine() is engine
         assert len(FakeConnector.made) == made_before + 1
         connector = FakeConnector.made[-1]
         # The cold-start migration went through the connector too.
@@ -194,7 +201,7 @@ def test_get_engine_uses_the_connector_when_an_instance_is_named(
         assert {c[0] for c in connector.connects} == {INSTANCE}
         assert connector.connects[0][2]["password"] == PASSWORD
     finally:
-        db.close_engine()
+        close_engine()
         get_settings.cache_clear()
     assert connector.closed
 
@@ -203,8 +210,8 @@ def test_importing_main_does_not_import_the_connector(project_root: Path) -> Non
     probe = (
         "import sys, main\n"
         "assert 'google.cloud.sql.connector' not in sys.modules\n"
-        "from shared import db\n"
-        "assert db._bundle is None\n"
+        "from shared.db import instance\n"
+        "assert instance._bundle is None\n"
         "print('lazy')\n"
     )
     result = subprocess.run(
@@ -227,8 +234,8 @@ def test_the_connector_is_closed_when_the_process_exits(project_root: Path) -> N
         "    def connect(self, *args, **kwargs): raise AssertionError('no connection expected')\n"
         "    def close(self): print('connector closed', flush=True)\n"
         "boundary.Connector = Fake\n"
-        "from shared import db\n"
-        "db.get_engine()\n"
+        "from shared.db.instance import get_engine\n"
+        "get_engine()\n"
         "print('built', flush=True)\n"
     )
     result = subprocess.run(

@@ -22,7 +22,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from shared.local import FUNCTION_NAMES, OPENAPI_PATH, openapi_document
+from local.dispatcher import OPENAPI_PATH
+from shared.registry import NAMES as FUNCTION_NAMES
+from shared.web.openapi import openapi_document
 from tests.helpers import post
 
 CHECKS = [

@@ -10,7 +10,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from shared.csv_export import neutralise
+from shared.web.csv_reply import neutralise
 from tests.helpers import error_of, get, post
 
 
@@ -33,10 +33,10 @@ def test_plain_text_is_left_alone():
 def test_full_export_has_every_driver_of_the_team_quoted_and_neutralised(
     fresh_engine, client, monkeypatch
 ):
-    from shared import targets
+    from shared.fleet.targets import export
 
     # Small batches, so the export crosses several keyset pages.
-    monkeypatch.setattr(targets, "EXPORT_BATCH", 3)
+    monkeypatch.setattr(export, "EXPORT_BATCH", 3)
     hostile = ['=HYPERLINK("http://x")', "+cmd", "-2", "@a", 'comma, "quote"', "línea\nnueva"]
     drivers = [{"driver_id": f"d{n:02d}", "team": "t1"} for n in range(7)]
     drivers += [{"driver_id": text, "team": "t1"} for text in hostile]

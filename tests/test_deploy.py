@@ -95,7 +95,7 @@ import sys, functions_framework
 functions_framework.create_app(target="get_targets", source="main.py")
 loaded = sorted(m for m in sys.modules if m.startswith("functions."))
 assert loaded == ["functions.get_targets"], loaded
-assert "shared.webhook_delivery" not in sys.modules
+assert "shared.webhooks.delivery" not in sys.modules
 print("ok")
 """
     root = Path(__file__).resolve().parent.parent
@@ -156,7 +156,7 @@ def test_a_plan_over_the_connection_budget_is_refused() -> None:
 
 def test_migration_runs_before_the_first_function_is_deployed() -> None:
     plan = dry_run()
-    migrate = next(i for i, c in enumerate(plan) if c[-3:] == ["-m", "shared.cli", "migrate"])
+    migrate = next(i for i, c in enumerate(plan) if c[-3:] == ["-m", "ops.cli", "migrate"])
     first_deploy = next(i for i, c in enumerate(plan) if c[:3] == ["gcloud", "functions", "deploy"])
     assert migrate < first_deploy
     command = plan[migrate]
@@ -402,7 +402,7 @@ def test_cloudbuild_deploy_arguments_are_ones_the_script_accepts() -> None:
 
 def test_a_rollback_neither_migrates_nor_migrates_on_start() -> None:
     plan = dry_run("--rollback")
-    assert not any(command[-2:] == ["shared.cli", "migrate"] for command in plan)
+    assert not any(command[-2:] == ["ops.cli", "migrate"] for command in plan)
     functions = deploys(plan)
     assert set(functions) == set(ENTRY_POINTS)
     assert {env_vars(command)["MIGRATE_ON_START"] for command in functions.values()} == {"false"}

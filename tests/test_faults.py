@@ -28,9 +28,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.test import Client
 
-from shared import db, migrate
-from shared.db import pg8000_params_from_url
-from shared.local import FUNCTION_NAMES, ensure_database
+from local.embedded import ensure_database
+from shared.db import migrations
+from shared.db.connect import pg8000_params_from_url
+from shared.db.engine import build_engine
+from shared.db.instance import get_engine
+from shared.registry import NAMES as FUNCTION_NAMES
 from shared.settings import Settings
 from tests.conftest import use_database
 from tests.helpers import get, post
@@ -286,7 +289,7 @@ def test_connections_reset_mid_reply_are_replaced(
         client = Client(app)
         driver_id = f"drv-{uuid.uuid4().hex[:10]}"
         assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
-        engine = db.get_engine()
+        engine = get_engine()
         pool_size = engine.pool.size()  # type: ignore[attr-defined]
         held = [engine.connect() for _ in range(pool_size)]
         for conn in held:
@@ -332,7 +335,7 @@ def test_eight_cold_starts_at_once_apply_each_migration_once(databases: Any) -> 
         if line.startswith("migrations applied: ")
     ]
     assert len(reports) == len(servers), reports
-    names = [m.name for m in migrate.load_migrations()]
+    names = [m.name for m in migrations.load_migrations()]
     appliers = [line for line in reports if line != "migrations applied: none pending"]
     assert appliers == ["migrations applied: " + ", ".join(names)]
     conn = pg8000.dbapi.connect(**pg8000_params_from_url(url))
@@ -346,7 +349,7 @@ def test_eight_cold_starts_at_once_apply_each_migration_once(databases: Any) -> 
 
 def _snapshot_process(url: str, date: dt.date) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "snapshot", "--date", date.isoformat()],
+        [sys.executable, "-m", "ops.cli", "snapshot", "--date", date.isoformat()],
         cwd=PROJECT_ROOT,
         env=process_env(url),
         stdin=subprocess.DEVNULL,
@@ -376,10 +379,10 @@ def test_snapshot_killed_mid_way_leaves_the_day_whole_and_the_retry_closes_it_on
     databases: Any,
 ) -> None:
     url = databases.create()
-    bundle = db.build_engine(Settings(database_url=url))
+    bundle = build_engine(Settings(database_url=url))
     engine = bundle.engine
     try:
-        migrate.migrate(engine)
+        migrations.migrate(engine)
         with engine.begin() as conn:
             today = conn.execute(sa.text("SELECT business_today('UTC')")).scalar_one()
             conn.execute(

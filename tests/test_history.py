@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.test import Client
 
-from shared import db
+from shared.db.instance import get_engine
 from tests.conftest import use_database
 from tests.helpers import error_of, get, post
 
@@ -54,7 +54,7 @@ def three_days(databases, session_database, app):
     close_day(client, 3, {"h": (5, "50")})
     close_day(client, 1, {"h": (10, "100.5")})
     # Days beyond LATE_EVENT_DAYS cannot be reached by events any more: written directly.
-    with db.get_engine().begin() as conn:
+    with get_engine().begin() as conn:
         for days_ago in (30, 31):
             conn.execute(
                 sa.text(

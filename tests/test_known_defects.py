@@ -13,8 +13,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from shared import db
-from shared.migrate import load_migrations, migrate
+from shared.db.connect import local_params, pg8000_params_from_url
+from shared.db.engine import build_engine
+from shared.db.migrations import load_migrations, migrate
 from shared.settings import Settings, get_settings
 from tests.conftest import use_database
 from tests.helpers import error_of, get, post
@@ -224,9 +225,7 @@ def test_7_every_function_answers_its_content(client, driver_id):
 # 8. Start-up migration raced (check, then create) and recorded nothing.
 def test_8_concurrent_migrations_apply_each_file_once(databases):
     url = databases.create()
-    bundles = [
-        db.build_engine(Settings(database_url=url, migrate_on_start=False)) for _ in range(4)
-    ]
+    bundles = [build_engine(Settings(database_url=url, migrate_on_start=False)) for _ in range(4)]
     results, failures = [], []
 
     def run(bundle):
@@ -270,12 +269,10 @@ def test_9_progress_lands_on_the_fleets_business_day(fresh_engine, client, zone)
 # 10. TLS without verifying the server (rejectUnauthorized: false).
 def test_10_tls_to_the_database_verifies_the_server():
     contexts = [
-        db.pg8000_params_from_url("postgresql://u@db.example:5432/fleet?sslmode=require")[
+        pg8000_params_from_url("postgresql://u@db.example:5432/fleet?sslmode=require")[
             "ssl_context"
         ],
-        db._local_params(Settings(db_host="db.example", db_ssl=True, database_url=None))[
-            "ssl_context"
-        ],
+        local_params(Settings(db_host="db.example", db_ssl=True, database_url=None))["ssl_context"],
     ]
     for context in contexts:
         assert context.verify_mode == ssl.CERT_REQUIRED

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared.models import MAX_EVENT_BATCH, MAX_TARGET_BATCH
+from shared.fleet.progress.requests import MAX_EVENT_BATCH
+from shared.fleet.targets.requests import MAX_TARGET_BATCH
 from shared.settings import get_settings
 from tests.helpers import error_of, get, post
 from tests.served import Server, serving

@@ -15,7 +15,7 @@ import pg8000.dbapi
 import pytest
 from sqlalchemy.engine import make_url
 
-from shared.db import pg8000_params_from_url
+from shared.db.connect import pg8000_params_from_url
 from tests.served import Server, serving
 
 PROJECT = "fleet-log-test"

@@ -11,8 +11,10 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from shared import db
-from shared.migrate import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
+from shared.db.engine import build_engine
+from shared.db.instance import get_engine
+from shared.db.migrations import MIGRATIONS_DIR, load_migrations, migrate
+from shared.errors import MigrationError
 from shared.settings import Settings
 from tests.conftest import use_database
 
@@ -48,7 +50,7 @@ def public_tables(engine):
 def empty_database(databases):
     """A database with nothing in it, and an engine on it that migrates nothing by itself."""
     url = databases.create()
-    bundle = db.build_engine(Settings(database_url=url, migrate_on_start=False))
+    bundle = build_engine(Settings(database_url=url, migrate_on_start=False))
     yield url, bundle.engine
     bundle.close()
 
@@ -112,12 +114,12 @@ def test_start_up_stops_when_the_database_has_an_edited_migration(empty_database
     use_database(url)
     try:
         with pytest.raises(MigrationError, match="changed after it was applied"):
-            db.get_engine()
+            get_engine()
     finally:
         use_database(session_database)
 
     cli = subprocess.run(
-        [sys.executable, "-m", "shared.migrate"],
+        [sys.executable, "-m", "ops.cli", "migrate"],
         cwd=PROJECT_ROOT,
         env=child_env(url),
         capture_output=True,
@@ -132,7 +134,7 @@ def test_eight_instances_starting_at_once_apply_each_migration_once(empty_databa
     url, engine = empty_database
     starts = [
         subprocess.Popen(
-            [sys.executable, "-c", "from shared.db import get_engine; get_engine()"],
+            [sys.executable, "-c", "from shared.db.instance import get_engine; get_engine()"],
             cwd=PROJECT_ROOT,
             env=child_env(url),
             stdout=subprocess.PIPE,
@@ -152,7 +154,7 @@ def test_by_hand_it_prints_what_it_applied_then_nothing(empty_database):
 
     def run():
         done = subprocess.run(
-            [sys.executable, "-m", "shared.migrate"],
+            [sys.executable, "-m", "ops.cli", "migrate"],
             cwd=PROJECT_ROOT,
             env=child_env(url),
             capture_output=True,
@@ -172,7 +174,7 @@ def test_migrate_on_start_false_leaves_the_database_alone(databases, session_dat
     url = databases.create()
     use_database(url, MIGRATE_ON_START="false")
     try:
-        engine = db.get_engine()
+        engine = get_engine()
         assert public_tables(engine) == set()
     finally:
         use_database(session_database, MIGRATE_ON_START="true")

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from shared import retention
+from shared.fleet.days import retention
 from shared.settings import Settings
 from tests.helpers import post
 

@@ -12,11 +12,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from shared import targets
-from shared.db import PREPARED, FleetConnection, build_engine, single_statement, transaction
+from shared.db.engine import build_engine
+from shared.db.pg8000_speedups import PREPARED, FleetConnection
+from shared.db.transactions import single_statement, transaction
 from shared.errors import DatabaseUnavailable
-from shared.models import DriverTarget, ProgressEvent
-from shared.progress import record_progress
+from shared.fleet.progress.operations import record_progress
+from shared.fleet.progress.requests import ProgressEvent
+from shared.fleet.targets import operations as targets
+from shared.fleet.targets.export import export_drivers_csv
+from shared.fleet.targets.requests import DriverTarget
 from shared.settings import get_settings
 
 
@@ -151,7 +155,7 @@ def test_a_transaction_after_an_autocommitted_event_still_rolls_back(
 def test_session_isolation_level_is_restored_after_a_repeatable_read_export(
     busy_engine: Engine, driver: str
 ) -> None:
-    assert list(targets.export_drivers_csv(busy_engine, timezone="UTC", status=None, team=None))
+    assert list(export_drivers_csv(busy_engine, timezone="UTC", status=None, team=None))
     # Every pooled connection at once, the export's among them.
     held = [busy_engine.connect() for _ in range(busy_engine.pool.size())]  # type: ignore[attr-defined]
     try:

@@ -24,9 +24,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.test import Client
 
-from shared import db
-from shared.cli import _parser
-from shared.local import FUNCTION_NAMES
+from ops.cli import _parser
+from shared.db.connect import local_params, pg8000_params_from_url
+from shared.db.engine import build_engine
+from shared.db.translate import translate
+from shared.errors import DatabaseUnavailable
+from shared.registry import NAMES as FUNCTION_NAMES
 from shared.settings import Settings
 from tests.conftest import use_database
 from tests.helpers import error_of, get, post
@@ -132,7 +135,7 @@ def tls_postgres() -> Iterator[tuple[int, Path]]:
 
 def _connect(settings: Settings) -> bool:
     """Whether the engine built from `settings` reaches the server over TLS."""
-    bundle = db.build_engine(settings)
+    bundle = build_engine(settings)
     try:
         with bundle.engine.connect() as conn:
             return bool(
@@ -147,7 +150,7 @@ def _connect(settings: Settings) -> bool:
 def _certificate_error(settings: Settings) -> ssl.SSLCertVerificationError:
     with pytest.raises(SQLAlchemyError) as raised:
         _connect(settings)
-    assert isinstance(db.translate(raised.value), db.errors.DatabaseUnavailable)
+    assert isinstance(translate(raised.value), DatabaseUnavailable)
     error: BaseException | None = raised.value
     while error is not None and not isinstance(error, ssl.SSLCertVerificationError):
         error = error.__cause__ or error.__context__
@@ -202,13 +205,11 @@ def test_tls_connects_when_the_certificate_and_name_check_out(
 
 def test_tls_contexts_require_a_verified_certificate_and_name() -> None:
     contexts = [
-        db.pg8000_params_from_url(f"postgresql://u:p@db.internal/fleet?sslmode={mode}")[
-            "ssl_context"
-        ]
+        pg8000_params_from_url(f"postgresql://u:p@db.internal/fleet?sslmode={mode}")["ssl_context"]
         for mode in ("require", "verify-ca", "verify-full")
     ]
     db_ssl = Settings(database_url=None, db_host="db.internal", db_ssl=True)
-    contexts.append(db._local_params(db_ssl)["ssl_context"])
+    contexts.append(local_params(db_ssl)["ssl_context"])
     for context in contexts:
         assert context.verify_mode == ssl.CERT_REQUIRED
         assert context.check_hostname is True
@@ -217,9 +218,9 @@ def test_tls_contexts_require_a_verified_certificate_and_name() -> None:
 def test_without_tls_asked_for_no_unverified_tls_is_tried() -> None:
     # pg8000's default ssl_context (None) would try TLS without checking the certificate.
     plain = [
-        db.pg8000_params_from_url("postgresql://u:p@db.internal/fleet")["ssl_context"],
-        db.pg8000_params_from_url("postgresql://u@/fleet?host=/tmp/sock")["ssl_context"],
-        db._local_params(Settings(database_url=None, db_host="db.internal"))["ssl_context"],
+        pg8000_params_from_url("postgresql://u:p@db.internal/fleet")["ssl_context"],
+        pg8000_params_from_url("postgresql://u@/fleet?host=/tmp/sock")["ssl_context"],
+        local_params(Settings(database_url=None, db_host="db.internal"))["ssl_context"],
     ]
     assert plain == [False, False, False]
 

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.test import Client
 
-from shared.snapshot import snapshot_day
+from shared.fleet.days.snapshot import snapshot_day
 from tests.conftest import use_database
 from tests.helpers import error_of, get, post
 

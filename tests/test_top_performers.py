@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from shared import db
+from shared.db.instance import get_engine
 from tests.conftest import use_database
 from tests.helpers import error_of, get
 
@@ -39,7 +39,7 @@ def board(databases, session_database):
     """One database for the module: the history above, read by every test here."""
     use_database(databases.create())
     today = dt.datetime.now(dt.UTC).date()
-    with db.get_engine().begin() as conn:
+    with get_engine().begin() as conn:
         for driver_id, days_ago, deliveries, revenue in HISTORY:
             conn.execute(
                 sa.text(

@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from werkzeug.test import Client
 
 from shared.settings import get_settings
-from shared.webhook_delivery import deliver_due, jittered, retry_delay
+from shared.webhooks.delivery import deliver_due, jittered, retry_delay
 from tests.helpers import get, post
 from tests.webhook_receiver import Pause, Receiver, running_receiver, settings_env
 

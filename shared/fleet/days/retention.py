@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from shared.db import transaction
+from shared.db.transactions import transaction
 
 # Rows per transaction: short transactions, no long lock on what they delete.
 PRUNE_BATCH = 10_000

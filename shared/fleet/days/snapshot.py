@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from shared import retention, webhooks
-from shared.db import transaction
+from shared.db.transactions import transaction
 from shared.errors import InvalidInput
+from shared.fleet.days import retention
 from shared.settings import Settings
+from shared.webhooks import subscriptions as webhooks
 
 # Today is opened too: closing tomorrow by hand must not leave today unopened behind a closed
 # later day (lock_business_day refuses such a day, so nothing could be counted on it).

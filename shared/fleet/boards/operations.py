@@ -1,5 +1,5 @@
-"""Reading closed days: one driver's history and the boards (drivers or teams, any window, with
-movement against the previous window, or live over the open day)."""
+"""The boards: drivers or teams ranked over any window, with movement against the previous
+window, or live over the open day."""
 
 from __future__ import annotations
 
@@ -9,26 +9,13 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from shared.db import transaction
-from shared.errors import NotFound
-
-Metric = Literal["achievement", "deliveries", "revenue", "per_hour"]
+from shared.db.transactions import transaction
+from shared.fleet.fields import Metric
+from shared.fleet.history.operations import driver_must_exist
 
 # The per_hour board leaves out whoever was active for less than this in the window.
 MIN_ACTIVE_SECONDS_PER_HOUR = 3600
 
-HISTORY_FIELDS = (
-    "date",
-    "team",
-    "deliveries_completed",
-    "revenue_generated",
-    "target_deliveries",
-    "target_revenue",
-    "achievement_percentage",
-    "target_achieved",
-    "active_minutes",
-    "deliveries_per_active_hour",
-)
 PERFORMER_FIELDS = (
     "rank",
     "driver_id",
@@ -53,24 +40,6 @@ TEAM_FIELDS = (
 )
 COMPARE_FIELDS = ("previous_rank", "rank_change", "change_pct")
 
-_DRIVER_EXISTS = sa.text("SELECT 1 FROM driver_targets WHERE driver_id = :driver_id")
-
-_TODAY = sa.text("SELECT business_today(:tz)")
-
-_HISTORY = sa.text("""
-SELECT h.date, h.team, h.deliveries_completed, h.revenue_generated, h.target_deliveries,
-       h.target_revenue, h.achievement_percentage, h.target_achieved,
-       h.active_seconds / 60 AS active_minutes,
-       per_active_hour(h.deliveries_completed, h.active_seconds) AS deliveries_per_active_hour
-FROM driver_performance_history h
-WHERE h.driver_id = :driver_id AND h.date BETWEEN :from AND :to
-ORDER BY h.date DESC
-""")
-
-# The day rows both boards rank: closed days in [:prev_from, :to] (the previous window, when
-# compared, lies just before :from; `current` tells the two apart), plus with :live the open
-# day's progress rows (:to is then today) with their running active time. Every value is
-# bound; CASE on :metric picks the score, so the statement texts never change.
 _DAY_ROWS = """
 WITH day_rows AS (
     SELECT h.driver_id, h.team, h.date >= CAST(:from AS date) AS current,
@@ -245,32 +214,6 @@ ORDER BY position
 )
 
 
-def business_today(engine: Engine, timezone: str) -> dt.date:
-    """Today in the fleet's zone by the database clock (the one clock every instance shares)."""
-    with transaction(engine) as conn:
-        today: dt.date = conn.execute(_TODAY, {"tz": timezone}).scalar_one()
-    return today
-
-
-def _driver_must_exist(conn: sa.Connection, driver_id: str, field: str) -> None:
-    if conn.execute(_DRIVER_EXISTS, {"driver_id": driver_id}).first() is None:
-        raise NotFound(f"driver {driver_id!r} not found", code="driver_not_found", field=field)
-
-
-def driver_history(
-    engine: Engine, driver_id: str, *, window: tuple[dt.date, dt.date]
-) -> list[dict[str, Any]]:
-    """The driver's closed days in the inclusive window, newest first; 404 for a driver never
-    seen."""
-    start, end = window
-    with transaction(engine) as conn:
-        rows = conn.execute(_HISTORY, {"driver_id": driver_id, "from": start, "to": end})
-        history = [dict(row) for row in rows.mappings()]
-        if not history:
-            _driver_must_exist(conn, driver_id, "driver_id")
-    return history
-
-
 def board(
     engine: Engine,
     *,
@@ -306,7 +249,7 @@ def board(
     statement = _TEAM_BOARD if group_by == "team" else _DRIVER_BOARD
     with transaction(engine) as conn:
         if viewer is not None:
-            _driver_must_exist(conn, viewer, "viewer")
+            driver_must_exist(conn, viewer, "viewer")
         rows = [dict(row) for row in conn.execute(statement, params).mappings()]
     if viewer is not None and all(row["driver_id"] != viewer for row in rows):
         rows.append(_unranked(viewer))

@@ -1,8 +1,8 @@
 """CSV answers: RFC 4180 quoting, UTF-8, a header row, streamed in chunks.
 
-Rows are written by the csv module, or, for the full driver export, by PostgreSQL's COPY in
-CSV format (the same quoting; shared.targets formats its cells the way `cell` does). Lines end
-in LF, as COPY writes them, so every CSV answer looks the same.
+Rows are written by the csv module, or, for the full driver export, by PostgreSQL in CSV
+format (the same quoting; shared.fleet.targets.export formats its cells the way `cell` does).
+Lines end in LF, so every CSV answer looks the same.
 
 Text cells that begin with `=`, `+`, `-`, `@`, tab or carriage return get a leading `'`, so a
 spreadsheet shows them instead of running them as formulas (driver ids and team names come

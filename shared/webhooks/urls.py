@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from shared.errors import InvalidInput
+from shared.errors import UnsafeUrl
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -28,12 +28,6 @@ _IPV4_IN_IPV6 = tuple(
     ipaddress.ip_network(network)
     for network in ("::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32")
 )
-
-
-class UnsafeUrl(InvalidInput):
-    """The URL is not one the service will send to."""
-
-    default_code = "unsafe_url"
 
 
 @dataclass(frozen=True)

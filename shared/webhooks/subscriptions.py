@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from shared.db import transaction
+from shared.db.transactions import transaction
 from shared.errors import InvalidInput, NotFound
-from shared.signing import new_secret
-from shared.webhook_urls import check_url
+from shared.webhooks.signing import new_secret
+from shared.webhooks.urls import check_url
 
 _INSERT_SUBSCRIPTION = sa.text("""
 INSERT INTO webhook_subscriptions (url, events, description, secret)

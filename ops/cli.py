@@ -19,7 +19,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared import db, errors, migrate, snapshot
+from shared import errors
+from shared.db import migrations
+from shared.db.engine import EngineBundle, build_engine
+from shared.db.instance import close_engine, get_engine
+from shared.db.translate import translated_errors
+from shared.fleet.days import snapshot
 from shared.settings import get_settings
 
 # Each worker process holds up to --threads connections plus overflow: four of them stay well
@@ -36,26 +41,26 @@ def _use_local_database_unless_configured() -> None:
         raise errors.InvalidInput(f"{empty[0]} is set but empty: give it a value or unset it")
     if any(os.environ.get(name) for name in _DATABASE_VARIABLES):
         return
-    from shared.local import start_embedded_postgres
+    from local.embedded import start_embedded_postgres
 
     data_dir = Path(os.environ.get("FLEET_DATA_DIR", ".fleet"))
     os.environ["DATABASE_URL"] = start_embedded_postgres(data_dir)
     get_settings.cache_clear()
 
 
-def _engine_without_auto_migration() -> db.EngineBundle:
-    return db.build_engine(get_settings())
+def _engine_without_auto_migration() -> EngineBundle:
+    return build_engine(get_settings())
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
     bundle = _engine_without_auto_migration()
     try:
-        with db.translated_errors():
+        with translated_errors():
             if args.status:
-                for name, state in migrate.status(bundle.engine):
+                for name, state in migrations.status(bundle.engine):
                     print(f"{name}: {state}")
                 return 0
-            applied = migrate.migrate(bundle.engine)
+            applied = migrations.migrate(bundle.engine)
     finally:
         bundle.close()
     print("applied: " + ", ".join(applied) if applied else "nothing to apply: schema is current")
@@ -64,13 +69,14 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 def _cmd_snapshot(args: argparse.Namespace) -> int:
     settings = get_settings()
-    result = snapshot.nightly(db.get_engine(), date=args.date, reset=args.reset, settings=settings)
+    result = snapshot.nightly(get_engine(), date=args.date, reset=args.reset, settings=settings)
     print(json.dumps(result, default=str))
     return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from shared.local import build_app, deliver_webhooks_in_background, serve
+    from local.dispatcher import build_app
+    from local.server import deliver_webhooks_in_background, serve
 
     # Locally a webhook receiver on 127.0.0.1 over http is fine (never in the cloud).
     os.environ.setdefault("WEBHOOKS_ALLOW_LOOPBACK_HTTP", "true")
@@ -80,8 +86,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     get_settings.cache_clear()
     bundle = _engine_without_auto_migration()
     try:
-        with db.translated_errors():
-            applied = migrate.migrate(bundle.engine)
+        with translated_errors():
+            applied = migrations.migrate(bundle.engine)
     finally:
         bundle.close()
     # stderr: stdout carries only the JSON log lines, as in the cloud.
@@ -166,11 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except errors.InvalidInput as exc:
         print(f"fleet: {exc.message}", file=sys.stderr)
         return 2
-    except (errors.FleetError, migrate.MigrationError) as exc:
+    except (errors.FleetError, errors.MigrationError) as exc:
         print(f"fleet: {exc}", file=sys.stderr)
         return 1
     finally:
-        db.close_engine()
+        close_engine()
 
 
 if __name__ == "__main__":

@@ -5,28 +5,25 @@ starts wait for the first one, which applies what is pending, so each file runs 
 schema_migrations records each file's checksum: an applied file that changed or disappeared
 stops start-up, because the database no longer matches the code.
 
-Run by hand before a deploy: `python -m shared.migrate` (or `fleet migrate`).
+Run by hand before a deploy: `fleet migrate`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+from shared.errors import MigrationError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Any constant works as long as nothing else in the database uses it: "fleet-targets" as ASCII.
 ADVISORY_LOCK_KEY = 0x666C656574
 _FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-class MigrationError(RuntimeError):
-    """The database's recorded migrations do not match the files shipped with this code."""
 
 
 @dataclass(frozen=True)
@@ -124,13 +121,3 @@ def status(engine: Engine) -> list[tuple[str, str]]:
             rows = conn.execute(sa.text("SELECT version, applied_at FROM schema_migrations"))
             applied = {row.version: f"applied {row.applied_at:%Y-%m-%d %H:%M:%S%z}" for row in rows}
     return [(m.name, applied.get(m.version, "pending")) for m in load_migrations()]
-
-
-def main() -> int:
-    from shared.cli import main as cli_main
-
-    return cli_main(["migrate", *sys.argv[1:]])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

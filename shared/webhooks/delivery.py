@@ -26,11 +26,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from shared.db import transaction
+from shared.db.transactions import transaction
 from shared.errors import FleetError
 from shared.settings import Settings
-from shared.signing import signature
-from shared.webhook_urls import Destination, check_url
+from shared.webhooks.signing import signature
+from shared.webhooks.urls import Destination, check_url
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from shared.db import PREPARED, single_statement, transaction, translate
+from shared.db.pg8000_speedups import PREPARED
+from shared.db.transactions import single_statement, transaction
+from shared.db.translate import translate
 from shared.errors import Conflict, InvalidInput
-from shared.models import ProgressEvent
+from shared.fleet.progress.requests import ProgressEvent
 
 # How far ahead of the server clock an occurred_at may be (device clocks drift).
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)

@@ -1,0 +1,1 @@
+"""`fleet`, the operations command line (never deployed)."""

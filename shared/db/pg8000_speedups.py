@@ -1,0 +1,167 @@
+"""pg8000 with fewer round trips: the dialect, the connection subclass, prepared statements."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+import pg8000.dbapi
+from pg8000.converters import make_params
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
+
+# Execution option for a hot statement: run it as a named prepared statement, kept per
+# connection. Only for statements whose plan does not depend on their values (a function call,
+# a primary-key lookup): PostgreSQL may switch a prepared statement to a generic plan.
+_PREPARED_OPTION = "fleet_prepared"
+PREPARED = {_PREPARED_OPTION: True}
+
+
+class FewerRoundTripsDialect(PGDialect_pg8000):
+    """pg8000's dialect with fewer round trips per transaction (one progress event: 1, not 8).
+
+    pg8000 sends COMMIT and ROLLBACK as extended-protocol statements, three round trips each
+    (parse, describe, execute); as simple queries they take one, with the same errors (a COMMIT
+    of a failed transaction still raises). The checkout's pre-ping is skipped for a connection
+    that heard from the server within `ping_after_idle` seconds (it is busy, not stale); when it
+    runs it is a BEGIN instead of an empty query: it proves the connection alive just as well,
+    and opens the transaction pg8000 would otherwise open with a round trip of its own. A
+    connection that goes back to the pool still in it is rolled back (do_rollback asks pg8000,
+    not SQLAlchemy). AUTOCOMMIT is a flag on the connection, not a SET: `single_statement`
+    switches it on and off for each use. Statements executed with PREPARED are parsed once per
+    connection and then take one round trip (bind and execute) instead of three.
+    """
+
+    # Statement compilation is cached as for pg8000's own dialect; this class adds no SQL.
+    supports_statement_cache = True
+    ping_after_idle = 0.0
+
+    def do_ping(self, dbapi_connection: Any) -> bool:
+        if dbapi_connection.autocommit or dbapi_connection._in_transaction:
+            return super().do_ping(dbapi_connection)
+        if dbapi_connection.seconds_since_reply() < self.ping_after_idle:
+            return True
+        dbapi_connection.execute_simple("begin transaction")
+        return True
+
+    def do_commit(self, dbapi_connection: Any) -> None:
+        dbapi_connection.execute_simple("commit")
+
+    def do_rollback(self, dbapi_connection: Any) -> None:
+        if dbapi_connection._in_transaction:
+            dbapi_connection.execute_simple("rollback")
+
+    def set_isolation_level(self, dbapi_connection: Any, level: str) -> None:
+        if level == "AUTOCOMMIT":
+            if dbapi_connection._in_transaction:
+                # The pre-ping's BEGIN, with nothing in it yet.
+                dbapi_connection.execute_simple("commit")
+            dbapi_connection.autocommit = True
+            return
+        dbapi_connection.autocommit = False
+        if level != dbapi_connection.session_isolation_level(self.default_isolation_level):
+            super().set_isolation_level(dbapi_connection, level)  # type: ignore[no-untyped-call]
+            dbapi_connection.session_isolation = level
+
+    def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        if context is None or not context.execution_options.get(_PREPARED_OPTION):
+            cursor.execute(statement, parameters)
+            return
+        connection = context.root_connection.connection.dbapi_connection
+        connection.prepare_next = True
+        try:
+            cursor.execute(statement, parameters)
+        finally:
+            connection.prepare_next = False
+
+
+registry.register("postgresql.fleet_pg8000", __name__, "FewerRoundTripsDialect")
+
+
+class FleetConnection(pg8000.dbapi.Connection):  # type: ignore[misc]
+    """pg8000's connection, with what FewerRoundTripsDialect needs and one fix.
+
+    The fix: pg8000 turns socket failures into InterfaceError("network error"), which
+    SQLAlchemy takes for a disconnect, except a reset on the first read of a reply: that
+    ConnectionResetError escaped raw. A pooled connection the server killed (restart, failover,
+    pg_terminate_backend) then failed with an error SQLAlchemy does not know, and the request
+    with a 500, instead of being replaced by a new connection.
+
+    The Cloud SQL connector builds pg8000's own class and `adopt` turns it into this one, so
+    the state below lives in class defaults until first set.
+    """
+
+    last_reply_at = 0.0
+    session_isolation: str | None = None
+    prepare_next = False
+    _prepared: dict[tuple[str, tuple[int, ...]], tuple[bytes, Any, Any]] | None = None
+
+    @classmethod
+    def adopt(cls, conn: Any) -> FleetConnection:
+        if type(conn) is not pg8000.dbapi.Connection:
+            raise TypeError(f"expected pg8000's connection, got {type(conn).__name__}")
+        conn.__class__ = cls
+        return cast(FleetConnection, conn)
+
+    def seconds_since_reply(self) -> float:
+        return time.monotonic() - self.last_reply_at
+
+    def session_isolation_level(self, default: str) -> str:
+        return self.session_isolation or default
+
+    def handle_messages(self, context: Any) -> None:
+        try:
+            super().handle_messages(context)
+        except OSError as exc:
+            raise pg8000.dbapi.InterfaceError("network error") from exc
+        except pg8000.dbapi.DatabaseError:
+            # The server answered (with an error): the connection is alive.
+            self.last_reply_at = time.monotonic()
+            raise
+        self.last_reply_at = time.monotonic()
+
+    def execute_unnamed(
+        self, statement: str, vals: Any = (), oids: Any = (), stream: Any = None
+    ) -> Any:
+        """pg8000's one way to run a statement with values; with `prepare_next` set, through a
+        named statement prepared on first use (statements are fixed texts, so the cache is
+        bounded by the code)."""
+        if not self.prepare_next or stream is not None:
+            return super().execute_unnamed(statement, vals=vals, oids=oids, stream=stream)
+        self.prepare_next = False
+        key = (statement, tuple(oids))
+        params = make_params(self.py_types, vals)
+        try:
+            return self._execute_prepared(key, params)
+        except pg8000.dbapi.DatabaseError as exc:
+            if not is_stale_plan(exc):
+                raise
+            # A migration changed the columns the statement returns, and PostgreSQL refused
+            # the old plan before running anything. Prepared afresh; run again in autocommit
+            # (inside a transaction, that transaction has failed: the next use will work). The
+            # old statement stays on the server until the connection closes.
+            self._statements().pop(key, None)
+            if self._in_transaction:
+                raise
+            return self._execute_prepared(key, params)
+
+    def _statements(self) -> dict[tuple[str, tuple[int, ...]], tuple[bytes, Any, Any]]:
+        if self._prepared is None:
+            self._prepared = {}
+        return self._prepared
+
+    def _execute_prepared(self, key: tuple[str, tuple[int, ...]], params: Any) -> Any:
+        statements = self._statements()
+        prepared = statements.get(key)
+        if prepared is None:
+            prepared = self.prepare_statement(*key)
+            statements[key] = prepared
+        name, columns, input_funcs = prepared
+        return self.execute_named(name, params, columns, input_funcs, key[0])
+
+
+def is_stale_plan(exc: pg8000.dbapi.DatabaseError) -> bool:
+    """PostgreSQL's "cached plan must not change result type", by SQLSTATE and the routine that
+    raises it (the message text may be translated)."""
+    fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    return fields.get("C") == "0A000" and fields.get("R") == "RevalidateCachedQuery"

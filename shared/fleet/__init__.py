@@ -1,0 +1,1 @@
+"""The fleet's operations: targets, progress, history, boards and closing a day."""

@@ -1,0 +1,1 @@
+"""Closing a business day (the nightly snapshot) and pruning what outlived retention."""

@@ -1,0 +1,1 @@
+"""A driver's closed days."""

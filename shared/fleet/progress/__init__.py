@@ -1,0 +1,1 @@
+"""Progress events: counted once, on their own business day."""

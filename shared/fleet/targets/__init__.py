@@ -1,0 +1,1 @@
+"""Targets: setting them in batches, reading drivers, the day's summary, the CSV export."""

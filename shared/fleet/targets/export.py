@@ -1,0 +1,104 @@
+"""The driver list as CSV: every matching driver, streamed in keyset batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from shared.db.translate import translated_errors
+
+_READ_ONLY = sa.text("SET TRANSACTION READ ONLY")
+
+# One batch of the CSV export as one text value: each driver's line holds the columns of
+# DRIVER_FIELDS written as shared.csv_export writes cells (driver_id and team neutralised, then
+# quoted per RFC 4180 when they hold a quote, comma, CR or LF; booleans as true/false; times in
+# ISO 8601 UTC), the lines joined in driver_id order. One value per batch instead of one row per
+# driver keeps per-row decoding in the driver out of the way. :after is the previous batch's
+# `last` ('' sorts before every driver id).
+_EXPORT_BATCH = sa.text("""
+SELECT count(*) AS drivers, max(driver_id) AS last,
+       string_agg(line, E'\\n' ORDER BY position) || E'\\n' AS body
+FROM (
+    SELECT driver_id, position,
+           concat_ws(',',
+               CASE WHEN id_text ~ '[",\\r\\n]'
+                    THEN '"' || replace(id_text, '"', '""') || '"' ELSE id_text END,
+               coalesce(CASE WHEN team_text ~ '[",\\r\\n]'
+                             THEN '"' || replace(team_text, '"', '""') || '"'
+                             ELSE team_text END, ''),
+               status, business_date,
+               target_deliveries, target_revenue, current_deliveries, current_revenue,
+               progress_percentage(current_deliveries, target_deliveries),
+               progress_percentage(current_revenue, target_revenue),
+               calculate_achievement_percentage(current_deliveries, target_deliveries,
+                                                current_revenue, target_revenue),
+               CASE WHEN current_deliveries >= target_deliveries THEN 'true' ELSE 'false' END,
+               CASE WHEN current_revenue >= target_revenue THEN 'true' ELSE 'false' END,
+               CASE WHEN current_deliveries >= target_deliveries
+                         AND current_revenue >= target_revenue THEN 'true' ELSE 'false' END,
+               active_seconds / 60,
+               to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24\\:MI\\:SS.US"+00\\:00"')
+           ) AS line
+    FROM (
+        SELECT t.driver_id, t.team, t.status, business_today(:tz) AS business_date,
+               -- Orders the lines by an integer: no second collation-aware sort of the ids.
+               row_number() OVER (ORDER BY t.driver_id) AS position,
+               coalesce(d.target_deliveries, t.target_deliveries) AS target_deliveries,
+               coalesce(d.target_revenue, t.target_revenue) AS target_revenue,
+               coalesce(d.current_deliveries, 0) AS current_deliveries,
+               coalesce(d.current_revenue, 0) AS current_revenue,
+               coalesce(d.active_seconds, 0)
+                   + active_seconds_within(t.active_since, now(), business_today(:tz), :tz)
+                   AS active_seconds,
+               greatest(t.updated_at, d.updated_at) AS updated_at
+        FROM driver_targets t
+        -- Bounded on d too: a merge join then starts at the batch, not at the first driver.
+        LEFT JOIN driver_days d
+               ON d.driver_id = t.driver_id AND d.business_date = business_today(:tz)
+                  AND d.driver_id > :after
+        WHERE t.driver_id > :after
+          AND (CAST(:status AS text) IS NULL OR t.status = CAST(:status AS text))
+          AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))
+        ORDER BY t.driver_id
+        LIMIT :limit
+    ) AS driver
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN left(driver.driver_id, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')
+                    THEN '''' || driver.driver_id ELSE driver.driver_id END AS id_text,
+               CASE WHEN left(driver.team, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')
+                    THEN '''' || driver.team ELSE driver.team END AS team_text
+    ) AS neutralised
+) AS lines
+""")
+
+# Drivers per statement of the CSV export: one batch (about 330 kB of text) is all the server
+# holds.
+EXPORT_BATCH = 2_500
+
+
+def export_drivers_csv(
+    engine: Engine, *, timezone: str, status: str | None, team: str | None
+) -> Iterator[bytes]:
+    """Every driver matching the filters as CSV lines (no header), in driver_id order.
+
+    EXPORT_BATCH drivers per statement, one keyset batch after another, inside one read-only
+    REPEATABLE READ transaction: a consistent picture, at most one batch in memory. A generator:
+    the connection is held while the caller consumes it (a streamed response).
+    """
+    with (
+        translated_errors(),
+        engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
+        conn.begin(),
+    ):
+        conn.execute(_READ_ONLY)
+        params = {"tz": timezone, "status": status, "team": team, "limit": EXPORT_BATCH}
+        after = ""
+        while True:
+            batch = conn.execute(_EXPORT_BATCH, {**params, "after": after}).one()
+            if batch.drivers:
+                yield batch.body.encode("utf-8")
+            if batch.drivers < EXPORT_BATCH:
+                return
+            after = batch.last

@@ -1,0 +1,115 @@
+"""Every deployed function in one place: its module, the methods it answers, how it is sized in
+the cloud and the Cloud Scheduler job that calls it, if any.
+
+main.py, the local server, deploy/deploy.py, the tests and the OpenAPI check all read this
+list. Adding a function is one entry here plus its module `functions/<name>.py`, which defines
+an entry point called `<name>`.
+
+Standard library only: deploy/deploy.py reads it in the gcloud image, which has none of our
+dependencies installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A Cloud Scheduler job calling the function. Delivery is at least once: every scheduled
+    function is idempotent."""
+
+    job: str
+    cron: str
+    attempt_deadline_s: int
+    max_retry_attempts: int
+    min_backoff: str = "30s"
+    max_backoff: str = "600s"
+    max_doublings: int = 4
+
+
+@dataclass(frozen=True)
+class Function:
+    """One deployed function.
+
+    Concurrency: how many requests one instance serves at once. More than 1 needs a whole vCPU
+    (--cpu=1), and Python's functions-framework serves THREADS threads, so THREADS is set to
+    the concurrency (Google's advice; the Python runtime serves at most 8 at once). Each thread
+    holds at most one database connection at a time, so the pool per instance is the
+    concurrency (DB_POOL_SIZE) with no overflow, and an instance never opens more than that.
+    """
+
+    name: str
+    methods: tuple[str, ...]
+    concurrency: int
+    max_instances: int
+    timeout_s: int = 60
+    memory: str = "512Mi"
+    cpu: str = "1"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    schedule: Schedule | None = None
+
+    @property
+    def module(self) -> str:
+        return f"functions.{self.name}"
+
+    @property
+    def connections(self) -> int:
+        return self.concurrency * self.max_instances
+
+
+# Connections: sum of max instances x pool per instance must fit the database's
+# max_connections less what is kept for migrations, the CLI and Cloud SQL's own use.
+# With Cloud SQL's 100 (a 3.75 GB instance) less 10 kept: 16+40+8+8+8+2+1+1 = 84 <= 90.
+FUNCTIONS = (
+    # Batches of up to 10,000 rows: longer transactions, fewer at once.
+    Function("set_targets", ("POST",), concurrency=4, max_instances=2),
+    Function("get_targets", ("GET",), concurrency=8, max_instances=2),
+    # The hot path: every delivery app posts here. One request = one short transaction.
+    Function("update_progress", ("POST",), concurrency=8, max_instances=5),
+    Function("get_history", ("GET",), concurrency=4, max_instances=2),
+    Function("top_performers", ("GET",), concurrency=4, max_instances=2),
+    # The snapshot closes a whole day in one transaction: a longer timeout and statement
+    # timeout than the request path's 60 s / 30 s. Five past midnight in FLEET_TIMEZONE
+    # (--time-zone): yesterday is over everywhere in the fleet's zone. A retried or duplicate
+    # run names the same day and finds it already closed.
+    Function(
+        "snapshot_daily",
+        ("POST",),
+        concurrency=1,
+        max_instances=1,
+        timeout_s=300,
+        extra_env={"DB_STATEMENT_TIMEOUT_MS": "240000"},
+        schedule=Schedule(
+            "fleet-snapshot-daily",
+            "5 0 * * *",
+            attempt_deadline_s=330,
+            max_retry_attempts=5,
+            min_backoff="60s",
+            max_backoff="900s",
+        ),
+    ),
+    Function("manage_webhooks", ("GET", "POST", "DELETE"), concurrency=2, max_instances=1),
+    # A run claims and sends for WEBHOOK_RUN_SECONDS (50) plus one send's timeout (10). Every
+    # minute; a failed run is not retried: the next minute's run picks up what is due.
+    Function(
+        "deliver_webhooks",
+        ("POST",),
+        concurrency=1,
+        max_instances=1,
+        timeout_s=120,
+        schedule=Schedule(
+            "fleet-deliver-webhooks", "* * * * *", attempt_deadline_s=150, max_retry_attempts=0
+        ),
+    ),
+)
+
+NAMES = tuple(function.name for function in FUNCTIONS)
+
+
+def function(name: str) -> Function:
+    """The entry called `name`; KeyError names the ones there are."""
+    for entry in FUNCTIONS:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"no function {name!r}; there are {', '.join(NAMES)}")

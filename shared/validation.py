@@ -1,0 +1,33 @@
+"""The base of every request model: bodies and query strings refuse unknown fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+)
+
+
+class Body(BaseModel):
+    """A JSON body."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Query(BaseModel):
+    """Query strings: values arrive as text, unknown parameters are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# PostgreSQL text cannot hold NUL.
+NO_NUL = r"^[^\x00]*$"
+
+
+def not_bool(value: Any) -> Any:
+    # JSON true/false are not amounts, though Python would treat them as 1 and 0.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value

@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions, the outbox of events, signed delivery with retries."""

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from shared.db.connect import local_params
-from shared.db.pg8000_speedups import FewerRoundTripsDialect, FleetConnection
+from shared.db.pg8000_speedups import FewerRoundTripsDialect, FleetConnection, check_pg8000
 from shared.settings import Settings
 
 
@@ -50,6 +50,7 @@ class EngineBundle:
 def build_engine(
     settings: Settings, connector_factory: ConnectorFactory = _default_connector_factory
 ) -> EngineBundle:
+    check_pg8000()
     connector: ConnectorLike | None = None
     creator: Callable[[], Any]
     if settings.instance_connection_name:

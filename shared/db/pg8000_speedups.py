@@ -1,14 +1,59 @@
-"""pg8000 with fewer round trips: the dialect, the connection subclass, prepared statements."""
+"""pg8000 with fewer round trips: the dialect, the connection subclass, prepared statements.
+
+Both lean on pg8000 members that are not its public API (`_in_transaction`, `execute_simple`,
+`execute_unnamed`, `prepare_statement`, `execute_named`, `handle_messages`, `py_types`,
+`converters.make_params`). pyproject.toml pins pg8000 to the minor versions in
+TESTED_PG8000_VERSIONS, and `check_pg8000` (run when an engine is built, and by the tests)
+refuses a pg8000 whose members moved, naming what is missing, instead of failing on the first
+request in some other way.
+"""
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any, cast
 
+import pg8000.converters
 import pg8000.dbapi
-from pg8000.converters import make_params
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
+
+# The pg8000 minor versions this module is tested on (pyproject.toml pins the same range).
+TESTED_PG8000_VERSIONS = ("1.31",)
+
+# pg8000's members this module relies on, with the parameters it passes them.
+_RELIED_ON: dict[str, tuple[str, ...]] = {
+    "execute_simple": ("statement",),
+    "execute_unnamed": ("statement", "vals", "oids", "stream"),
+    "prepare_statement": ("statement", "oids"),
+    "execute_named": ("statement_name_bin", "params", "columns", "input_funcs", "statement"),
+    "handle_messages": ("context",),
+}
+
+
+class Pg8000Mismatch(RuntimeError):
+    """The installed pg8000 is not one whose private members this module was written against."""
+
+
+def check_pg8000() -> None:
+    """Raises Pg8000Mismatch naming the first relied-on member that is missing or changed."""
+    version: str = pg8000.__version__
+    if not version.startswith(tuple(f"{tested}." for tested in TESTED_PG8000_VERSIONS)):
+        raise Pg8000Mismatch(
+            f"pg8000 {version} is installed; shared.db.pg8000_speedups is tested on "
+            f"{', '.join(TESTED_PG8000_VERSIONS)}.x only: check its members, then add the version"
+        )
+    connection = pg8000.dbapi.Connection
+    for name, parameters in _RELIED_ON.items():
+        member = getattr(connection, name, None)
+        if member is None or tuple(inspect.signature(member).parameters)[1:] != parameters:
+            raise Pg8000Mismatch(f"pg8000 {version}: Connection.{name}{parameters} has moved")
+    if not isinstance(getattr(connection, "_in_transaction", None), property):
+        raise Pg8000Mismatch(f"pg8000 {version}: Connection._in_transaction has moved")
+    if tuple(inspect.signature(pg8000.converters.make_params).parameters) != ("py_types", "values"):
+        raise Pg8000Mismatch(f"pg8000 {version}: converters.make_params has moved")
+
 
 # Execution option for a hot statement: run it as a named prepared statement, kept per
 # connection. Only for statements whose plan does not depend on their values (a function call,
@@ -130,7 +175,7 @@ class FleetConnection(pg8000.dbapi.Connection):  # type: ignore[misc]
             return super().execute_unnamed(statement, vals=vals, oids=oids, stream=stream)
         self.prepare_next = False
         key = (statement, tuple(oids))
-        params = make_params(self.py_types, vals)
+        params = pg8000.converters.make_params(self.py_types, vals)
         try:
             return self._execute_prepared(key, params)
         except pg8000.dbapi.DatabaseError as exc:

@@ -6,7 +6,7 @@ import functools
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_RETENTION_DAYS = 30
@@ -21,12 +21,15 @@ class Settings(BaseSettings):
     db_ip_type: Literal["PUBLIC", "PRIVATE", "PSC"] = "PUBLIC"
     db_iam_auth: bool = False
     db_user: str = "postgres"
-    db_pass: SecretStr | None = None
+    # One password on both paths: DB_PASS (Secret Manager's --set-secrets in the cloud), or
+    # DB_PASSWORD as the earlier service named it; DB_PASS wins when both are set.
+    db_pass: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("db_pass", "db_password")
+    )
     database_url: SecretStr | None = None
     db_host: str = "localhost"
     db_port: int = 5432
     db_name: str = "fleet"
-    db_password: SecretStr | None = None
     db_ssl: bool = False
 
     # Pool: max instances x (pool size + overflow) must stay below the server's max_connections.

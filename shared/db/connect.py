@@ -47,8 +47,8 @@ def local_params(settings: Settings) -> dict[str, Any]:
         "database": settings.db_name,
         "user": settings.db_user,
     }
-    if settings.db_password is not None:
-        params["password"] = settings.db_password.get_secret_value()
+    if settings.db_pass is not None:
+        params["password"] = settings.db_pass.get_secret_value()
     # Verified TLS: the earlier service turned verification off (rejectUnauthorized: false).
     params["ssl_context"] = _tls(settings.db_ssl)
     return params

@@ -6,11 +6,11 @@ import flask
 import functions_framework
 
 from shared.db.instance import get_engine
-from shared.errors import InvalidInput, PayloadTooLarge
+from shared.errors import InvalidInput
 from shared.fleet.targets import operations as targets
 from shared.fleet.targets.requests import MAX_TARGET_BATCH, SetTargetsRequest
 from shared.settings import get_settings
-from shared.web.body import parse, read_json
+from shared.web.body import parse, read_json, refuse_large_batch
 from shared.web.endpoint import Reply, endpoint
 
 
@@ -22,13 +22,7 @@ def set_targets(request: flask.Request) -> Reply:
         body = {"drivers": body}
     if not isinstance(body, dict):
         raise InvalidInput('send a JSON array of drivers or {"drivers": [...]}', field="drivers")
-    drivers = body.get("drivers")
-    if isinstance(drivers, list) and len(drivers) > MAX_TARGET_BATCH:
-        raise PayloadTooLarge(
-            f"{len(drivers)} drivers in one call; at most {MAX_TARGET_BATCH}",
-            code="batch_too_large",
-            field="drivers",
-        )
+    refuse_large_batch(body, "drivers", limit=MAX_TARGET_BATCH, noun="drivers")
     batch = parse(SetTargetsRequest, body)
     count = targets.set_targets(get_engine(), batch.drivers, timezone=get_settings().fleet_timezone)
     return {"count": count}

@@ -6,11 +6,11 @@ import flask
 import functions_framework
 
 from shared.db.instance import get_engine
-from shared.errors import InvalidInput, PayloadTooLarge
+from shared.errors import InvalidInput
 from shared.fleet.progress import operations as progress
 from shared.fleet.progress.requests import MAX_EVENT_BATCH, ProgressBatch, ProgressEvent
 from shared.settings import get_settings
-from shared.web.body import parse, read_json
+from shared.web.body import parse, read_json, refuse_large_batch
 from shared.web.endpoint import Reply, endpoint
 
 
@@ -22,13 +22,7 @@ def update_progress(request: flask.Request) -> Reply:
         raise InvalidInput('send a JSON object: one event, or {"events": [...]}')
     settings = get_settings()
     if "events" in body:
-        events = body["events"]
-        if isinstance(events, list) and len(events) > MAX_EVENT_BATCH:
-            raise PayloadTooLarge(
-                f"{len(events)} events in one call; at most {MAX_EVENT_BATCH}",
-                code="batch_too_large",
-                field="events",
-            )
+        refuse_large_batch(body, "events", limit=MAX_EVENT_BATCH, noun="events")
         batch = parse(ProgressBatch, body)
         results = progress.record_progress(
             get_engine(),

@@ -88,6 +88,15 @@ def read_json(request: flask.Request, *, allow_empty: bool = False) -> Any:
         raise InvalidInput("the body is not valid JSON", code="malformed_json") from exc
 
 
+def refuse_large_batch(body: dict[str, Any], field: str, *, limit: int, noun: str) -> None:
+    """413 for a batch over its limit, counted before any item is validated."""
+    items = body.get(field)
+    if isinstance(items, list) and len(items) > limit:
+        raise PayloadTooLarge(
+            f"{len(items)} {noun} in one call; at most {limit}", code="batch_too_large", field=field
+        )
+
+
 def parse(model: type[Model], data: Any, *, prefix: tuple[int | str, ...] = ()) -> Model:
     _refuse_nul(data, prefix)
     try:

@@ -90,9 +90,7 @@ def default_date(schedule_time: dt.datetime | None, timezone: str) -> dt.date:
     return moment.astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
 
 
-def snapshot_day(
-    engine: Engine, *, date: dt.date, reset: bool, timezone: str, field: str | None = "date"
-) -> dict[str, Any]:
+def snapshot_day(engine: Engine, *, date: dt.date, reset: bool, timezone: str) -> dict[str, Any]:
     """Closes `date`: its progress rows become history rows, the day is recorded as closed, and
     (with reset) every driver starts the next day available. A closed day is never rewritten."""
     today = dt.datetime.now(ZoneInfo(timezone)).date()
@@ -100,7 +98,7 @@ def snapshot_day(
         raise InvalidInput(
             f"date {date} is more than one day after today ({today}) in {timezone}",
             code="date_in_future",
-            field=field,
+            field="date",
         )
     with transaction(engine) as conn:
         conn.execute(_CLAIM_DAY, {"date": date, "tz": timezone})

@@ -2,8 +2,9 @@
 
 Checked when a subscription is created and again before every send, and the request then goes
 to the address that was checked (a name that resolves elsewhere between the check and the
-connect cannot redirect it: DNS rebinding). Plain http is allowed only to loopback, and only
-when WEBHOOKS_ALLOW_LOOPBACK_HTTP is on (`fleet serve` turns it on).
+connect cannot redirect it: DNS rebinding). Loopback addresses (127.0.0.0/8, ::1), over http or
+https, are allowed only when WEBHOOKS_ALLOW_LOOPBACK_HTTP is on (`fleet serve` turns it on);
+plain http to anything else never is.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def _resolve(host: str, port: int) -> tuple[IPAddress, ...]:
 
 def check_url(url: str, *, allow_loopback_http: bool) -> Destination:
     """The destination of `url` with every address it resolves to, or UnsafeUrl (400)."""
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
+        # urlsplit drops tabs and newlines silently (WHATWG), so the URL checked here would not
+        # be the one stored; http.client then refuses it at every delivery.
+        raise UnsafeUrl(
+            "url must not contain spaces or control characters (CR, LF, tab, ...)", field="url"
+        )
     if not url.isascii():
         raise UnsafeUrl(
             "url must be ASCII: write the host in punycode (xn--...) and percent-encode the path",

@@ -305,6 +305,7 @@ def test_staged_source_imports_every_entry_point_in_a_fresh_interpreter(tmp_path
         "sqlalchemy",
         "pydantic",
         "pydantic-settings",
+        "pyjwt",
     }
 
     # What Cloud Functions does: functions-framework loads main.py from the source directory

@@ -3,6 +3,8 @@
     FleetError
     ├── InvalidInput          400  (bad JSON, validation, unknown query values)
     │   └── UnsafeUrl         400  (a webhook URL the service will not send to)
+    ├── Unauthenticated       401  (no token, or one that does not verify; shared.auth)
+    ├── Forbidden             403  (a verified identity asking for what its role may not do)
     ├── NotFound              404
     ├── MethodNotAllowed      405
     ├── Conflict              409  (negative total, event_id reuse, closed day, ...)
@@ -45,6 +47,23 @@ class UnsafeUrl(InvalidInput):
     """The URL is not one the service will send to."""
 
     default_code = "unsafe_url"
+
+
+class Unauthenticated(FleetError):
+    """No bearer token, or one whose signature, issuer, audience, expiry or role claims fail.
+
+    The message says which check failed and never repeats the token. Its HTTP answer must
+    carry `WWW-Authenticate: Bearer` (RFC 6750), so that a client knows to fetch a token."""
+
+    status = 401
+    default_code = "unauthenticated"
+
+
+class Forbidden(FleetError):
+    """The caller is known, but their role does not allow this; the message names the rule."""
+
+    status = 403
+    default_code = "forbidden"
 
 
 class NotFound(FleetError):

@@ -92,7 +92,11 @@ def default_date(schedule_time: dt.datetime | None, timezone: str) -> dt.date:
 
 def snapshot_day(engine: Engine, *, date: dt.date, reset: bool, timezone: str) -> dict[str, Any]:
     """Closes `date`: its progress rows become history rows, the day is recorded as closed, and
-    (with reset) every driver starts the next day available. A closed day is never rewritten."""
+    (with reset) every driver starts the next day available. A closed day is never rewritten.
+
+    Only the nightly close (yesterday, or a later day closed early) resets: the statuses are
+    today's, so closing an older day by hand (a catch-up) leaves them as they are, and its
+    answer says `"reset": false`."""
     today = dt.datetime.now(ZoneInfo(timezone)).date()
     if date > today + dt.timedelta(days=1):
         raise InvalidInput(
@@ -100,6 +104,7 @@ def snapshot_day(engine: Engine, *, date: dt.date, reset: bool, timezone: str) -
             code="date_in_future",
             field="date",
         )
+    reset = reset and date >= today - dt.timedelta(days=1)
     with transaction(engine) as conn:
         conn.execute(_CLAIM_DAY, {"date": date, "tz": timezone})
         to_reset = list(conn.execute(_LOCK_DRIVERS_TO_RESET).scalars()) if reset else []

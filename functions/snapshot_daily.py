@@ -45,7 +45,14 @@ def _schedule_time(request: flask.Request) -> dt.datetime | None:
 @endpoint
 def snapshot_daily(request: flask.Request) -> Reply:
     body = read_json(request, allow_empty=True)
-    command = parse(SnapshotRequest, body or {})
+    # Only an empty body means "no options": [], 0, false and "" are not a JSON object.
+    command = parse(SnapshotRequest, {} if body is None else body)
     settings = get_settings()
     date = command.date or snapshot.default_date(_schedule_time(request), settings.fleet_timezone)
-    return snapshot.nightly(get_engine(), date=date, reset=command.reset, settings=settings)
+    return snapshot.nightly(
+        get_engine(),
+        date=date,
+        reset=command.reset,
+        settings=settings,
+        by_hand=command.date is not None,
+    )

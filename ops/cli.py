@@ -69,7 +69,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 def _cmd_snapshot(args: argparse.Namespace) -> int:
     settings = get_settings()
-    result = snapshot.nightly(get_engine(), date=args.date, reset=args.reset, settings=settings)
+    result = snapshot.nightly(
+        get_engine(), date=args.date, reset=args.reset, settings=settings, by_hand=True
+    )
     print(json.dumps(result, default=str))
     return 0
 

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-)
+from pydantic import BaseModel, ConfigDict
 
 
 class Body(BaseModel):
@@ -24,10 +19,3 @@ class Query(BaseModel):
 
 # PostgreSQL text cannot hold NUL.
 NO_NUL = r"^[^\x00]*$"
-
-
-def not_bool(value: Any) -> Any:
-    # JSON true/false are not amounts, though Python would treat them as 1 and 0.
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not a boolean")
-    return value

@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import (
-    Field,
-    model_validator,
-)
+from pydantic import Field, model_validator
 
 from shared.errors import InvalidInput
 from shared.fleet.fields import MAX_DAYS, Days, IsoDate

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import (
-    Field,
-    model_validator,
-)
+from pydantic import Field, model_validator
 
 from shared.errors import InvalidInput
 from shared.fleet.fields import MAX_DAYS, DriverId, Format, Metric, TeamName

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from pydantic import StrictBool
 
-from pydantic import (
-    StrictBool,
-)
-
+from shared.fleet.fields import IsoDate
 from shared.validation import Body
 
 
 class SnapshotRequest(Body):
-    date: dt.date | None = None
+    date: IsoDate | None = None
     reset: StrictBool = True

@@ -90,13 +90,15 @@ def default_date(schedule_time: dt.datetime | None, timezone: str) -> dt.date:
     return moment.astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
 
 
-def snapshot_day(engine: Engine, *, date: dt.date, reset: bool, timezone: str) -> dict[str, Any]:
+def snapshot_day(
+    engine: Engine, *, date: dt.date, reset: bool, timezone: str, by_hand: bool = False
+) -> dict[str, Any]:
     """Closes `date`: its progress rows become history rows, the day is recorded as closed, and
     (with reset) every driver starts the next day available. A closed day is never rewritten.
 
-    Only the nightly close (yesterday, or a later day closed early) resets: the statuses are
-    today's, so closing an older day by hand (a catch-up) leaves them as they are, and its
-    answer says `"reset": false`."""
+    The statuses a reset sets are today's live ones: a day before yesterday named by hand (a
+    catch-up, `by_hand`) is closed without it, and its answer says `"reset": false`. The
+    scheduler's run names the day before its scheduled time, and resets as asked."""
     today = dt.datetime.now(ZoneInfo(timezone)).date()
     if date > today + dt.timedelta(days=1):
         raise InvalidInput(
@@ -104,7 +106,8 @@ def snapshot_day(engine: Engine, *, date: dt.date, reset: bool, timezone: str) -
             code="date_in_future",
             field="date",
         )
-    reset = reset and date >= today - dt.timedelta(days=1)
+    if by_hand and date < today - dt.timedelta(days=1):
+        reset = False
     with transaction(engine) as conn:
         conn.execute(_CLAIM_DAY, {"date": date, "tz": timezone})
         to_reset = list(conn.execute(_LOCK_DRIVERS_TO_RESET).scalars()) if reset else []
@@ -125,10 +128,14 @@ def snapshot_day(engine: Engine, *, date: dt.date, reset: bool, timezone: str) -
     return {"date": date, "drivers_snapshotted": count, "reset": reset, "already_done": False}
 
 
-def nightly(engine: Engine, *, date: dt.date, reset: bool, settings: Settings) -> dict[str, Any]:
+def nightly(
+    engine: Engine, *, date: dt.date, reset: bool, settings: Settings, by_hand: bool = False
+) -> dict[str, Any]:
     """What Cloud Scheduler runs each night: closes `date` (snapshot_day), then prunes what is
     past its retention, in transactions of its own once the day is closed."""
-    result = snapshot_day(engine, date=date, reset=reset, timezone=settings.fleet_timezone)
+    result = snapshot_day(
+        engine, date=date, reset=reset, timezone=settings.fleet_timezone, by_hand=by_hand
+    )
     result["pruned"] = retention.prune(
         engine,
         event_days=settings.event_retention,

@@ -6,16 +6,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import (
-    AwareDatetime,
-    Field,
-    StrictInt,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, StrictInt, field_validator, model_validator
 
-from shared.fleet.fields import DriverId, Money, Status
-from shared.validation import Body, not_bool
+from shared.fleet.fields import DriverId, Moment, Money, Status
+from shared.validation import Body
 
 MAX_EVENT_BATCH = 1_000
 
@@ -27,9 +21,7 @@ class ProgressEvent(Body):
     revenue: Annotated[Money, Field(ge=-1_000_000, le=1_000_000)] = Decimal(0)
     status: Status | None = None
     event_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    occurred_at: AwareDatetime | None = None
-
-    _money_not_bool = field_validator("revenue", mode="before")(not_bool)
+    occurred_at: Moment | None = None
 
     @field_validator("occurred_at")
     @classmethod

@@ -5,16 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import (
-    Field,
-    StrictInt,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from shared.errors import InvalidInput
 from shared.fleet.fields import DriverId, Format, Money, Status, TeamName
-from shared.validation import Body, Query, not_bool
+from shared.validation import Body, Query
 
 MAX_TARGET_BATCH = 10_000
 
@@ -26,8 +21,6 @@ class DriverTarget(Body):
     target_revenue: Annotated[Money, Field(ge=0)] = Decimal("5000")
     # Absent keeps an existing driver's team (see `team_given`); null clears it.
     team: TeamName | None = None
-
-    _money_not_bool = field_validator("target_revenue", mode="before")(not_bool)
 
     @property
     def team_given(self) -> bool:

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.auth.settings import AuthSettings
+
 DEFAULT_RETENTION_DAYS = 30
 
 
@@ -63,6 +65,9 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=16, ge=1, le=128)
     webhook_run_seconds: float = Field(default=50.0, gt=0, le=3600)
     google_cloud_project: str | None = None
+
+    # Who may call (AUTH_*): a class of its own in shared/auth/, read from the same environment.
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @field_validator("fleet_timezone")
     @classmethod

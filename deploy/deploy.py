@@ -115,8 +115,21 @@ def function_env(args: argparse.Namespace, function: Function) -> dict[str, str]
     return env
 
 
+def min_instances(args: argparse.Namespace, function: Function) -> int:
+    chosen: int = args.min_instances.get(function.name, function.min_instances)
+    return chosen
+
+
 def check_resources(args: argparse.Namespace) -> None:
+    unknown = sorted(set(args.min_instances) - {f.name for f in FUNCTIONS})
+    if unknown:
+        raise PlanError(f"--min-instances names no function: {', '.join(unknown)}")
     for function in FUNCTIONS:
+        if not 0 <= min_instances(args, function) <= function.max_instances:
+            raise PlanError(
+                f"{function.name}: --min-instances must be 0 to its max instances "
+                f"({function.max_instances})"
+            )
         if function.concurrency > 1 and float(function.cpu) < 1:
             raise PlanError(f"{function.name}: concurrency > 1 needs --cpu >= 1")
     for function, job in scheduled():
@@ -181,6 +194,7 @@ def deploy_step(args: argparse.Namespace, function: Function, source: Path) -> S
         f"--memory={function.memory}",
         f"--cpu={function.cpu}",
         f"--timeout={function.timeout_s}s",
+        f"--min-instances={min_instances(args, function)}",
         f"--max-instances={function.max_instances}",
         f"--concurrency={function.concurrency}",
     ]
@@ -311,6 +325,13 @@ def run(steps: Sequence[Step]) -> None:
             _call(step, env, check=True)
 
 
+def _warm_instances(text: str) -> tuple[str, int]:
+    name, _, count = text.partition("=")
+    if not name or not count.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=N (e.g. update_progress=1)")
+    return name, int(count)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", required=True)
@@ -336,6 +357,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="redeploying older code: no migration, no cold-start migration (schema stays ahead)",
     )
+    parser.add_argument(
+        "--min-instances",
+        type=_warm_instances,
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="keep N instances of function NAME warm (no cold start; billed while idle); "
+        "repeatable, default 0 for every function",
+    )
     parser.add_argument("--pin-installed", action="store_true", help="pin installed versions")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run none")
     parser.add_argument("--stage-only", type=Path, metavar="DIR", help="stage into DIR, stop")
@@ -344,6 +374,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.min_instances = dict(args.min_instances)
     accounts = f"{args.project}.iam.gserviceaccount.com"
     args.runtime_sa = args.runtime_sa or f"fleet-runtime@{accounts}"
     args.scheduler_sa = args.scheduler_sa or f"fleet-scheduler@{accounts}"

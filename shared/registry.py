@@ -44,6 +44,9 @@ class Function:
     concurrency: int
     max_instances: int
     timeout_s: int = 60
+    # Instances kept warm (no cold start for their first request), billed while idle: 0 unless
+    # a fleet cannot wait for a cold start; deploy's --min-instances NAME=N overrides it.
+    min_instances: int = 0
     memory: str = "512Mi"
     cpu: str = "1"
     extra_env: dict[str, str] = field(default_factory=dict)

@@ -10,11 +10,13 @@ import functions_framework
 from shared.db.instance import get_engine
 from shared.fleet.targets import export
 from shared.fleet.targets import operations as targets
+from shared.fleet.targets.replies import DriverProgress
 from shared.fleet.targets.requests import TargetsQuery
 from shared.settings import get_settings
 from shared.web import csv_reply
 from shared.web.body import parse_query
 from shared.web.endpoint import Reply, endpoint
+from shared.web.replies import field_names
 
 
 @functions_framework.http
@@ -28,14 +30,16 @@ def get_targets(request: flask.Request) -> Reply:
     if query.driver_id is not None:
         driver = targets.get_driver(get_engine(), query.driver_id, timezone=timezone)
         if as_csv:
-            return csv_reply.csv_response(targets.DRIVER_FIELDS, [driver], filename="driver.csv")
+            return csv_reply.csv_response(
+                field_names(DriverProgress), [driver], filename="driver.csv"
+            )
         return driver
     if as_csv:
         lines = export.export_drivers_csv(
             get_engine(), timezone=timezone, status=query.status, team=query.team
         )
-        return csv_reply.csv_copy_response(
-            targets.DRIVER_FIELDS, csv_reply.primed(lines), filename="drivers.csv"
+        return csv_reply.csv_lines_response(
+            field_names(DriverProgress), csv_reply.primed(lines), filename="drivers.csv"
         )
     return targets.list_drivers(
         get_engine(),

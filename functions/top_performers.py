@@ -11,6 +11,7 @@ import functions_framework
 from shared.db.instance import get_engine
 from shared.fleet import calendar
 from shared.fleet.boards import operations as boards
+from shared.fleet.boards.replies import row_fields
 from shared.fleet.boards.requests import TopPerformersQuery
 from shared.settings import get_settings
 from shared.web import csv_reply
@@ -43,13 +44,9 @@ def top_performers(request: flask.Request) -> Reply:
         rows = boards.anonymized(rows)
     key = "teams" if query.group_by == "team" else "performers"
     if csv_reply.wants_csv(request, query.format):
-        fields: tuple[str, ...] = (
-            boards.TEAM_FIELDS if query.group_by == "team" else boards.PERFORMER_FIELDS
+        fields = row_fields(
+            query.group_by, compare=query.compare is not None, viewer=query.viewer is not None
         )
-        if query.compare is not None:
-            fields += boards.COMPARE_FIELDS
-        if query.viewer is not None:
-            fields += ("is_viewer",)
         return csv_reply.csv_response(fields, rows, filename=f"top_{key}.csv")
     return {
         "metric": query.metric,

@@ -87,11 +87,11 @@ def csv_response(
     return _streamed((chunk.encode("utf-8") for chunk in render(fields, rows)), filename)
 
 
-def csv_copy_response(
+def csv_lines_response(
     fields: Sequence[str], lines: Iterable[bytes], *, filename: str
 ) -> flask.Response:
-    """A text/csv response of CSV lines already written (by COPY): the header, then `lines`,
-    which may be a generator holding a database connection."""
+    """A text/csv response of CSV lines already written (by the export's SQL): the header, then
+    `lines`, which may be a generator holding a database connection."""
     header = next(render(fields, [])).encode("utf-8")
     return _streamed(itertools.chain([header], lines), filename)
 

@@ -21,14 +21,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from shared.db.transactions import transaction
 from shared.errors import FleetError
 from shared.settings import Settings
+from shared.web.replies import ReplyModel, field_names
 from shared.webhooks.signing import signature
 from shared.webhooks.urls import Destination, check_url
 
@@ -43,6 +45,18 @@ RETRY_JITTER = 0.2
 # How much of a receiver's answer is read (and then ignored).
 MAX_RESPONSE_BYTES = 64 * 1024
 MAX_ERROR_CHARS = 300
+
+Count = Annotated[int, Field(ge=0)]
+
+
+class DeliveryRunReply(ReplyModel):
+    """What one deliver_webhooks run did."""
+
+    delivered: Count
+    retrying: Count = Field(description="Failed this time; tried again after the backoff.")
+    failed: Count = Field(description="Failed for good (24 h of retries).")
+    dropped: Count = Field(description="Sent, but the subscription was deleted meanwhile.")
+
 
 _CLAIM = sa.text("""
 WITH due AS (
@@ -290,14 +304,14 @@ def _log_result(claimed: Claimed, outcome: Outcome, state: str | None) -> None:
     )
 
 
-def deliver_due(engine: Engine, settings: Settings) -> dict[str, Any]:
+def deliver_due(engine: Engine, settings: Settings) -> dict[str, int]:
     """Sends due deliveries, `webhook_concurrency` at a time, until none is due or the run's
     time is up. Answers how many ended delivered, pending again (retrying) or failed."""
     deadline = time.monotonic() + settings.webhook_run_seconds
     # Each claimed row is sent within one timeout (all are sent at once); the margin covers DNS
     # and recording. A lease that ran out only means one more send.
     lease = dt.timedelta(seconds=2 * settings.webhook_timeout_seconds + 30)
-    counts = {"delivered": 0, "retrying": 0, "failed": 0, "dropped": 0}
+    counts = dict.fromkeys(field_names(DeliveryRunReply), 0)
     names = {"delivered": "delivered", "pending": "retrying", "failed": "failed"}
     with ThreadPoolExecutor(max_workers=settings.webhook_concurrency) as pool:
         while time.monotonic() < deadline:

@@ -4,41 +4,18 @@ window, or live over the open day."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from shared.db.transactions import transaction
+from shared.fleet.boards.replies import MOVEMENT_FIELDS, GroupBy, row_fields
 from shared.fleet.fields import Metric
 from shared.fleet.history.operations import driver_must_exist
 
 # The per_hour board leaves out whoever was active for less than this in the window.
 MIN_ACTIVE_SECONDS_PER_HOUR = 3600
-
-PERFORMER_FIELDS = (
-    "rank",
-    "driver_id",
-    "days_worked",
-    "total_deliveries",
-    "total_revenue",
-    "avg_achievement",
-    "days_achieved",
-    "active_minutes",
-    "deliveries_per_active_hour",
-)
-TEAM_FIELDS = (
-    "rank",
-    "team",
-    "drivers",
-    "total_deliveries",
-    "total_revenue",
-    "avg_achievement",
-    "days_achieved",
-    "active_minutes",
-    "deliveries_per_active_hour",
-)
-COMPARE_FIELDS = ("previous_rank", "rank_change", "change_pct")
 
 _DAY_ROWS = """
 WITH day_rows AS (
@@ -218,7 +195,7 @@ def board(
     engine: Engine,
     *,
     window: tuple[dt.date, dt.date],
-    group_by: Literal["driver", "team"],
+    group_by: GroupBy,
     metric: Metric,
     limit: int,
     team: str | None,
@@ -255,7 +232,7 @@ def board(
         rows.append(_unranked(viewer))
     for row in rows:
         if not compare:
-            for field in COMPARE_FIELDS:
+            for field in MOVEMENT_FIELDS:
                 del row[field]
         if viewer is not None:
             row["is_viewer"] = row["driver_id"] == viewer
@@ -269,7 +246,7 @@ def anonymized(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _unranked(driver_id: str) -> dict[str, Any]:
     """The viewer's row when they worked no day in the window."""
-    row: dict[str, Any] = dict.fromkeys(PERFORMER_FIELDS + COMPARE_FIELDS)
+    row: dict[str, Any] = dict.fromkeys(row_fields("driver", compare=True, viewer=False))
     row.update(
         driver_id=driver_id,
         days_worked=0,

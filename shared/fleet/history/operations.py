@@ -11,20 +11,9 @@ from sqlalchemy.engine import Engine
 from shared.db.transactions import transaction
 from shared.errors import NotFound
 
-HISTORY_FIELDS = (
-    "date",
-    "team",
-    "deliveries_completed",
-    "revenue_generated",
-    "target_deliveries",
-    "target_revenue",
-    "achievement_percentage",
-    "target_achieved",
-    "active_minutes",
-    "deliveries_per_active_hour",
-)
 _DRIVER_EXISTS = sa.text("SELECT 1 FROM driver_targets WHERE driver_id = :driver_id")
 
+# The columns are HistoryDay's fields (shared.fleet.history.replies), in its order.
 _HISTORY = sa.text("""
 SELECT h.date, h.team, h.deliveries_completed, h.revenue_generated, h.target_deliveries,
        h.target_revenue, h.achievement_percentage, h.target_achieved,

@@ -8,16 +8,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from shared.db.translate import translated_errors
+from shared.fleet.targets.operations import DRIVER_TODAY
 
 _READ_ONLY = sa.text("SET TRANSACTION READ ONLY")
 
-# One batch of the CSV export as one text value: each driver's line holds the columns of
-# DRIVER_FIELDS written as shared.csv_export writes cells (driver_id and team neutralised, then
-# quoted per RFC 4180 when they hold a quote, comma, CR or LF; booleans as true/false; times in
-# ISO 8601 UTC), the lines joined in driver_id order. One value per batch instead of one row per
-# driver keeps per-row decoding in the driver out of the way. :after is the previous batch's
-# `last` ('' sorts before every driver id).
-_EXPORT_BATCH = sa.text("""
+# One batch of the CSV export as one text value: each driver's line holds DriverProgress' fields
+# (the CSV columns) with cells written as shared.web.csv_reply writes them (driver_id and team
+# neutralised, then quoted per RFC 4180 when they hold a quote, comma, CR or LF; booleans as
+# true/false; times in ISO 8601 UTC), the lines joined in driver_id order. One value per batch
+# instead of one row per driver keeps per-row decoding in the driver out of the way. :after is the
+# previous batch's `last` ('' sorts before every driver id).
+_EXPORT_BATCH = sa.text(
+    """
 SELECT count(*) AS drivers, max(driver_id) AS last,
        string_agg(line, E'\\n' ORDER BY position) || E'\\n' AS body
 FROM (
@@ -45,15 +47,9 @@ FROM (
         SELECT t.driver_id, t.team, t.status, business_today(:tz) AS business_date,
                -- Orders the lines by an integer: no second collation-aware sort of the ids.
                row_number() OVER (ORDER BY t.driver_id) AS position,
-               coalesce(d.target_deliveries, t.target_deliveries) AS target_deliveries,
-               coalesce(d.target_revenue, t.target_revenue) AS target_revenue,
-               coalesce(d.current_deliveries, 0) AS current_deliveries,
-               coalesce(d.current_revenue, 0) AS current_revenue,
-               coalesce(d.active_seconds, 0)
-                   + active_seconds_within(t.active_since, now(), business_today(:tz), :tz)
-                   AS active_seconds,
-               greatest(t.updated_at, d.updated_at) AS updated_at
-        FROM driver_targets t
+"""  # noqa: S608 (constant fragments: no request text reaches the statement)
+    + DRIVER_TODAY
+    + """        FROM driver_targets t
         -- Bounded on d too: a merge join then starts at the batch, not at the first driver.
         LEFT JOIN driver_days d
                ON d.driver_id = t.driver_id AND d.business_date = business_today(:tz)
@@ -71,7 +67,8 @@ FROM (
                     THEN '''' || driver.team ELSE driver.team END AS team_text
     ) AS neutralised
 ) AS lines
-""")
+"""
+)
 
 # Drivers per statement of the CSV export: one batch (about 330 kB of text) is all the server
 # holds.

@@ -1,0 +1,29 @@
+"""snapshot_daily's reply (see shared.web.replies)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field
+
+from shared.fleet.replies import Count
+from shared.web.replies import ReplyModel
+
+
+class Pruned(ReplyModel):
+    """Rows deleted after the day was closed: progress events received more than
+    EVENT_RETENTION_DAYS ago, and webhook events (with their deliveries) written more than
+    WEBHOOK_RETENTION_DAYS ago that have no pending delivery."""
+
+    progress_events: Count
+    webhook_events: Count
+
+
+class SnapshotReply(ReplyModel):
+    date: dt.date
+    drivers_snapshotted: Count
+    reset: bool
+    already_done: bool = Field(
+        description="The day was closed by an earlier run; nothing was written."
+    )
+    pruned: Pruned

@@ -4,6 +4,13 @@
 -- the nightly snapshot closes a day by moving its rows into driver_performance_history, so an
 -- event that arrives after midnight (before the snapshot ran) counts on its own day, and an event
 -- for a day that is already closed adjusts that day's history row.
+--
+-- Versioned files hold tables, columns, indexes, constraints and the functions a stored column
+-- depends on; the functions and triggers that can be replaced live in repeatable/ (see
+-- shared/db/migrations.py).
+
+-- The two functions behind driver_performance_history.achievement_percentage (a stored column)
+-- stay here: replacing them would leave stored values computed by the old code.
 
 -- Share of a target reached, in percent. A target of 0 is reached by definition (never divide by 0).
 CREATE FUNCTION progress_percentage(done NUMERIC, target NUMERIC) RETURNS NUMERIC
@@ -20,20 +27,6 @@ RETURN round(
     2
 );
 
--- Today's business date in the fleet's time zone, by the database clock (one clock for every
--- instance, unlike each server's CURRENT_DATE in its own zone).
-CREATE FUNCTION business_today(tz TEXT) RETURNS DATE
-LANGUAGE sql STABLE PARALLEL SAFE
-RETURN (now() AT TIME ZONE tz)::date;
-
-CREATE FUNCTION touch_updated_at() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.updated_at := now();
-    RETURN NEW;
-END;
-$$;
-
 -- One row per driver: the standing targets (copied into each new day) and the live status.
 CREATE TABLE driver_targets (
     driver_id          TEXT PRIMARY KEY CHECK (length(driver_id) BETWEEN 1 AND 64),
@@ -48,9 +41,6 @@ CREATE TABLE driver_targets (
 
 -- get_targets?status=X pages by driver_id within one status.
 CREATE INDEX driver_targets_status_driver_idx ON driver_targets (status, driver_id);
-
-CREATE TRIGGER driver_targets_touch BEFORE UPDATE ON driver_targets
-    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
 
 -- A business date in FLEET_TIMEZONE. A row exists once anything happened on that date;
 -- closed_at is set by the snapshot that closed it. Progress takes FOR KEY SHARE on the row and
@@ -81,9 +71,6 @@ CREATE TABLE driver_days (
 
 -- The snapshot moves one business date's rows at a time.
 CREATE INDEX driver_days_business_date_idx ON driver_days (business_date);
-
-CREATE TRIGGER driver_days_touch BEFORE UPDATE ON driver_days
-    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
 
 CREATE TABLE driver_performance_history (
     id                      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -125,123 +112,3 @@ CREATE TABLE progress_events (
     status         TEXT,
     received_at    TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-
--- Locks (creating if need be) the business_days row of one date so it cannot be closed under the
--- caller's transaction; answers whether it is already closed.
-CREATE FUNCTION lock_business_day(p_date DATE) RETURNS BOOLEAN
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_closed TIMESTAMPTZ;
-BEGIN
-    SELECT closed_at INTO v_closed FROM business_days WHERE business_date = p_date FOR KEY SHARE;
-    IF NOT FOUND THEN
-        INSERT INTO business_days (business_date) VALUES (p_date) ON CONFLICT DO NOTHING;
-        SELECT closed_at INTO v_closed FROM business_days WHERE business_date = p_date FOR KEY SHARE;
-    END IF;
-    RETURN v_closed IS NOT NULL;
-END;
-$$;
-
--- Applies one progress event in one round trip: ledger, increment on the event's own business
--- day (open day: driver_days; closed day: its history row), status. Errors carry their own
--- SQLSTATE so the service can answer precisely:
---   FTNDR unknown driver, FTEID event_id reused for another event, FTNSD closed day without a
---   history row for the driver. Totals below zero fail the *_nonnegative CHECKs (23514).
-CREATE FUNCTION record_progress(
-    p_driver_id    TEXT,
-    p_deliveries   INTEGER,
-    p_revenue      NUMERIC,
-    p_status       TEXT,
-    p_event_id     TEXT,
-    p_occurred_at  TIMESTAMPTZ,
-    p_timezone     TEXT
-) RETURNS TABLE (
-    replayed        BOOLEAN,
-    business_date   DATE,
-    day_closed      BOOLEAN,
-    deliveries      INTEGER,
-    revenue         NUMERIC,
-    status          TEXT
-)
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_date       DATE := (coalesce(p_occurred_at, now()) AT TIME ZONE p_timezone)::date;
-    v_status     TEXT;
-    v_previous   progress_events%ROWTYPE;
-    v_closed     BOOLEAN;
-BEGIN
-    SELECT t.status INTO v_status FROM driver_targets t WHERE t.driver_id = p_driver_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'driver % not found', p_driver_id USING ERRCODE = 'FTNDR';
-    END IF;
-
-    IF p_event_id IS NOT NULL THEN
-        INSERT INTO progress_events AS e (event_id, driver_id, business_date, deliveries, revenue, status)
-        VALUES (p_event_id, p_driver_id, v_date, p_deliveries, p_revenue, p_status)
-        ON CONFLICT (event_id) DO NOTHING;
-        IF NOT FOUND THEN
-            SELECT * INTO v_previous FROM progress_events e WHERE e.event_id = p_event_id;
-            IF (v_previous.driver_id, v_previous.deliveries, v_previous.revenue, v_previous.status)
-                IS DISTINCT FROM (p_driver_id, p_deliveries, p_revenue::NUMERIC(12, 2), p_status) THEN
-                RAISE EXCEPTION 'event_id % was already used for a different event', p_event_id
-                    USING ERRCODE = 'FTEID';
-            END IF;
-            v_date := v_previous.business_date;
-            replayed := true;
-            business_date := v_date;
-            SELECT b.closed_at IS NOT NULL INTO day_closed FROM business_days b WHERE b.business_date = v_date;
-            day_closed := coalesce(day_closed, false);
-            IF day_closed THEN
-                SELECT h.deliveries_completed, h.revenue_generated INTO deliveries, revenue
-                FROM driver_performance_history h WHERE h.driver_id = p_driver_id AND h.date = v_date;
-            ELSE
-                SELECT d.current_deliveries, d.current_revenue INTO deliveries, revenue
-                FROM driver_days d WHERE d.driver_id = p_driver_id AND d.business_date = v_date;
-            END IF;
-            status := v_status;
-            RETURN NEXT;
-            RETURN;
-        END IF;
-    END IF;
-
-    v_closed := lock_business_day(v_date);
-
-    IF NOT v_closed THEN
-        INSERT INTO driver_days AS d (driver_id, business_date, target_deliveries, target_revenue,
-                                      current_deliveries, current_revenue)
-        SELECT t.driver_id, v_date, t.target_deliveries, t.target_revenue, p_deliveries, p_revenue
-        FROM driver_targets t WHERE t.driver_id = p_driver_id
-        ON CONFLICT ON CONSTRAINT driver_days_pkey DO UPDATE
-            SET current_deliveries = d.current_deliveries + excluded.current_deliveries,
-                current_revenue = d.current_revenue + excluded.current_revenue
-        RETURNING d.current_deliveries, d.current_revenue INTO deliveries, revenue;
-    ELSE
-        UPDATE driver_performance_history h
-        SET deliveries_completed = h.deliveries_completed + p_deliveries,
-            revenue_generated = h.revenue_generated + p_revenue
-        WHERE h.driver_id = p_driver_id AND h.date = v_date
-        RETURNING h.deliveries_completed, h.revenue_generated INTO deliveries, revenue;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'driver % has no history row for the closed day %', p_driver_id, v_date
-                USING ERRCODE = 'FTNSD';
-        END IF;
-    END IF;
-
-    -- A status is the driver's live state: an event older than the last status change must not
-    -- overwrite it.
-    IF p_status IS NOT NULL THEN
-        UPDATE driver_targets t
-        SET status = p_status, status_changed_at = coalesce(p_occurred_at, now())
-        WHERE t.driver_id = p_driver_id
-          AND (p_occurred_at IS NULL OR p_occurred_at >= t.status_changed_at)
-          AND t.status IS DISTINCT FROM p_status;
-        SELECT t.status INTO v_status FROM driver_targets t WHERE t.driver_id = p_driver_id;
-    END IF;
-
-    replayed := false;
-    business_date := v_date;
-    day_closed := v_closed;
-    status := v_status;
-    RETURN NEXT;
-END;
-$$;

@@ -19,7 +19,16 @@ from shared.settings import Settings
 from tests.conftest import use_database
 
 PROJECT_ROOT = MIGRATIONS_DIR.parent
-SHIPPED = sorted(MIGRATIONS_DIR.glob("*.sql"))
+# Versioned files by number, then the repeatable ones (repeatable/<area>.sql, version R:<area>).
+SHIPPED = sorted(MIGRATIONS_DIR.glob("*.sql")) + sorted(MIGRATIONS_DIR.glob("repeatable/*.sql"))
+
+
+def shipped_version(path):
+    return path.name[:4] if path.parent == MIGRATIONS_DIR else f"R:{path.stem}"
+
+
+def shipped_name(path):
+    return str(path.relative_to(MIGRATIONS_DIR))
 
 
 def child_env(database_url, **settings):
@@ -30,6 +39,18 @@ def child_env(database_url, **settings):
     }
     env.update(DATABASE_URL=database_url, MIGRATE_ON_START="true", **settings)
     return env
+
+
+def fleet_migrate(database_url):
+    """`fleet migrate` in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops.cli", "migrate"],
+        cwd=PROJECT_ROOT,
+        env=child_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def recorded(engine):
@@ -56,10 +77,10 @@ def empty_database(databases):
 
 
 def test_each_applied_file_is_recorded_with_its_checksum(engine):
-    assert recorded(engine) == [
-        (path.name[:4], path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+    assert recorded(engine) == sorted(
+        (shipped_version(path), shipped_name(path), hashlib.sha256(path.read_bytes()).hexdigest())
         for path in SHIPPED
-    ]
+    )
 
 
 def write(directory, name, sql):
@@ -118,14 +139,7 @@ def test_start_up_stops_when_the_database_has_an_edited_migration(empty_database
     finally:
         use_database(session_database)
 
-    cli = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "migrate"],
-        cwd=PROJECT_ROOT,
-        env=child_env(url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    cli = fleet_migrate(url)
     assert cli.returncode == 1
     assert "changed after it was applied" in cli.stderr
 
@@ -145,7 +159,7 @@ def test_eight_instances_starting_at_once_apply_each_migration_once(empty_databa
     ]
     outcomes = [(p.wait(timeout=120), p.communicate()[1]) for p in starts]
     assert [code for code, _ in outcomes] == [0] * 8, [err for _, err in outcomes]
-    assert [row[1] for row in recorded(engine)] == [path.name for path in SHIPPED]
+    assert sorted(row[1] for row in recorded(engine)) == sorted(map(shipped_name, SHIPPED))
     assert {"driver_targets", "driver_performance_history"} <= public_tables(engine)
 
 
@@ -153,20 +167,13 @@ def test_by_hand_it_prints_what_it_applied_then_nothing(empty_database):
     url, _ = empty_database
 
     def run():
-        done = subprocess.run(
-            [sys.executable, "-m", "ops.cli", "migrate"],
-            cwd=PROJECT_ROOT,
-            env=child_env(url),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = fleet_migrate(url)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
     first = run()
     assert first.startswith("applied: ")
-    assert all(path.name in first for path in SHIPPED)
+    assert all(shipped_name(path) in first for path in SHIPPED)
     assert "nothing to apply" in run()
 
 

@@ -36,7 +36,8 @@ FROM generate_series(1, %s) AS i CROSS JOIN generate_series(1, %s) AS g
 TODAY = "SELECT business_today('UTC')"
 
 # progress_p50 / progress_p99 / concurrent_16: one increment, autocommitted.
-# The one statement update_progress runs for an event (migrations/0004), for the breakdown.
+# The one statement update_progress runs for an event (migrations/repeatable/progress.sql),
+# for the breakdown.
 RECORD_PROGRESS = (
     "SELECT replayed, business_date, day_closed, deliveries, revenue, status"
     " FROM record_progress(:driver_id, 1, 0, NULL, :event_id, NULL, 'UTC')"

@@ -32,7 +32,7 @@ WHERE business_date = :date FOR UPDATE
 
 # A clock still running adds the part of its interval that falls on the closed day, up to this
 # transaction's now() (= closed_at); the part after is counted when the clock stops (see
-# migrations/0002). A driver active that day without any event gets a row for it.
+# migrations/repeatable/clock.sql). A driver active that day without any event gets a row.
 _COUNT_RUNNING_CLOCKS = sa.text("""
 INSERT INTO driver_days AS d
     (driver_id, business_date, team, target_deliveries, target_revenue, active_seconds)
@@ -69,8 +69,9 @@ WHERE business_date = :date
 """)
 
 # The drivers to reset are locked before the day, in driver_id order: every progress writer
-# takes its driver's row before any day (migrations/0004), so a late event for the day being
-# closed, from a driver the reset needs, queues behind the snapshot instead of deadlocking it.
+# takes its driver's row before any day (migrations/repeatable/progress.sql), so a late event
+# for the day being closed, from a driver the reset needs, queues behind the snapshot instead of
+# deadlocking it.
 _LOCK_DRIVERS_TO_RESET = sa.text("""
 SELECT driver_id FROM driver_targets WHERE status <> 'available'
 ORDER BY driver_id FOR NO KEY UPDATE

@@ -72,7 +72,8 @@ class SigningKeys:
         self._attempted_at = now
         try:
             jwk_set = self._client.get_jwk_set()
-        except (PyJWTError, ValueError) as exc:  # ValueError: a body that is not JSON
+        # OSError: the connection broke while the body was read; ValueError: it was not JSON.
+        except (PyJWTError, OSError, ValueError) as exc:
             log.warning(
                 "JWKS fetch from %s failed (keeping %d keys): %s", self._url, len(self._keys), exc
             )

@@ -24,8 +24,8 @@ from shared.fleet.targets.replies import (
 )
 from shared.web.openapi import REPLY_MODELS, openapi_document, reply_schemas
 from shared.web.replies import Error, field_names
-from shared.webhooks.delivery import DeliveryRunReply
-from shared.webhooks.subscriptions import (
+from shared.webhooks.replies import (
+    DeliveryRunReply,
     WebhookDeleted,
     WebhookSubscriptionCreated,
     WebhookSubscriptionList,

@@ -18,8 +18,8 @@ from shared.fleet.history.replies import HistoryReply
 from shared.fleet.progress.replies import ProgressBatchReply, ProgressResult
 from shared.fleet.targets.replies import CountReply, DriverPage, DriverProgress, FleetSummary
 from shared.web.replies import Error
-from shared.webhooks.delivery import DeliveryRunReply
-from shared.webhooks.subscriptions import (
+from shared.webhooks.replies import (
+    DeliveryRunReply,
     WebhookDeleted,
     WebhookSubscriptionCreated,
     WebhookSubscriptionList,

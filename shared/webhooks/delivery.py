@@ -9,30 +9,21 @@ the delivery is sent again: delivery is at least once, and receivers deduplicate
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import http.client
 import json
 import logging
 import random
-import socket
-import ssl
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from shared.db.transactions import transaction
-from shared.errors import FleetError
 from shared.settings import Settings
-from shared.web.replies import ReplyModel, field_names
-from shared.webhooks.signing import signature
-from shared.webhooks.urls import Destination, check_url
+from shared.web.replies import field_names
+from shared.webhooks.replies import DeliveryRunReply
+from shared.webhooks.send import Claimed, Outcome, send
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +33,6 @@ RETRY_WINDOW = dt.timedelta(hours=24)
 # Each wait is shortened by up to this fraction at random, so deliveries that failed together
 # (a receiver was down) do not all come back at the same instant.
 RETRY_JITTER = 0.2
-# How much of a receiver's answer is read (and then ignored).
-MAX_RESPONSE_BYTES = 64 * 1024
-MAX_ERROR_CHARS = 300
-
-Count = Annotated[int, Field(ge=0)]
-
-
-class DeliveryRunReply(ReplyModel):
-    """What one deliver_webhooks run did."""
-
-    delivered: Count
-    retrying: Count = Field(description="Failed this time; tried again after the backoff.")
-    failed: Count = Field(description="Failed for good (24 h of retries).")
-    dropped: Count = Field(description="Sent, but the subscription was deleted meanwhile.")
 
 
 _CLAIM = sa.text("""
@@ -117,24 +94,6 @@ SELECT id, status FROM recorded
 """)
 
 
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    attempts: int
-    subscription_id: str
-    url: str
-    secret: str
-    message_id: str
-    body: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    status_code: int | None = None
-    error: str | None = None
-
-
 def retry_delay(attempts: int) -> dt.timedelta:
     """Exponential backoff after the `attempts`-th failed try: 30 s, 1 min, 2 min, ... 1 h."""
     doublings = min(max(attempts - 1, 0), 20)
@@ -144,109 +103,6 @@ def retry_delay(attempts: int) -> dt.timedelta:
 
 def jittered(delay: dt.timedelta) -> dt.timedelta:
     return delay * (1 - RETRY_JITTER * random.random())  # noqa: S311 (spreading, not secrecy)
-
-
-def _connect_checked(destination: Destination, deadline: float) -> socket.socket:
-    """A connection to the first of the checked addresses that answers (never a new lookup),
-    all attempts together within the send's deadline."""
-    failure: OSError | None = None
-    for address in destination.addresses:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        try:
-            return socket.create_connection((address, destination.port), remaining)
-        except OSError as exc:
-            failure = exc
-    raise failure or TimeoutError("no address answered in time")
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to an address that was checked, whatever the name resolves to now."""
-
-    def __init__(self, destination: Destination, timeout: float, deadline: float) -> None:
-        super().__init__(destination.host, destination.port, timeout=timeout)
-        self._destination = destination
-        self._deadline = deadline
-
-    def connect(self) -> None:
-        self.sock = _connect_checked(self._destination, self._deadline)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """As above, with TLS verified against the URL's host name (SNI and certificate)."""
-
-    def __init__(self, destination: Destination, timeout: float, deadline: float) -> None:
-        self._tls = ssl.create_default_context()
-        super().__init__(destination.host, destination.port, timeout=timeout, context=self._tls)
-        self._destination = destination
-        self._deadline = deadline
-
-    def connect(self) -> None:
-        raw = _connect_checked(self._destination, self._deadline)
-        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
-
-
-def _cut_off(connection: http.client.HTTPConnection, fired: threading.Event) -> None:
-    """Ends an exchange that ran out of time: a blocked read returns at once."""
-    fired.set()
-    sock = connection.sock
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def send(claimed: Claimed, settings: Settings) -> Outcome:
-    """One signed POST. 2xx within the timeout is delivered; redirects are not followed."""
-    started = time.monotonic()
-    try:
-        destination = check_url(
-            claimed.url, allow_loopback_http=settings.webhooks_allow_loopback_http
-        )
-    except FleetError as exc:
-        return Outcome(ok=False, error=f"refused: {exc.message}")
-    timestamp = int(time.time())
-    body = claimed.body.encode()
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "fleet-targets-webhooks",
-        "Host": destination.host_header,
-        "webhook-id": claimed.message_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(
-            claimed.secret, message_id=claimed.message_id, timestamp=timestamp, body=body
-        ),
-    }
-    timeout = settings.webhook_timeout_seconds
-    connection_type = (
-        _PinnedHTTPSConnection if destination.scheme == "https" else _PinnedHTTPConnection
-    )
-    connection = connection_type(destination, timeout, deadline=started + timeout)
-    # A socket timeout bounds each read, not the exchange: a receiver that drips its answer a byte
-    # at a time would hold the delivery past its lease, and another run would send it again.
-    cut_off = threading.Event()
-    watchdog = threading.Timer(
-        max(started + timeout - time.monotonic(), 0), _cut_off, [connection, cut_off]
-    )
-    watchdog.start()
-    try:
-        connection.request("POST", destination.target, body=body, headers=headers)
-        response = connection.getresponse()
-        response.read(MAX_RESPONSE_BYTES)
-    except Exception as exc:
-        # Whatever one receiver does (or its URL makes http.client do) is that delivery's
-        # failure, never the run's: the rest of the batch must still be recorded.
-        if cut_off.is_set():
-            return Outcome(ok=False, error=f"timed out: no answer in {timeout} s")
-        return Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
-    finally:
-        watchdog.cancel()
-        connection.close()
-    if time.monotonic() - started > timeout:
-        return Outcome(ok=False, status_code=response.status, error=f"no answer in {timeout} s")
-    if 200 <= response.status < 300:
-        return Outcome(ok=True, status_code=response.status)
-    return Outcome(ok=False, status_code=response.status, error=f"HTTP {response.status}")
 
 
 def _claim(engine: Engine, *, limit: int, lease: dt.timedelta) -> list[Claimed]:

@@ -1,6 +1,6 @@
 """Webhook subscriptions (manage_webhooks) and the events the service emits.
 
-target_reached is emitted by triggers in migrations/0003_webhooks.sql (in the transaction of
+target_reached is emitted by triggers in migrations/repeatable/webhooks.sql (in the transaction of
 the progress that reaches the target); day_closed by the snapshot through `emit_day_closed`.
 Either way the event and its deliveries commit or roll back with the change.
 """
@@ -10,59 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field
 from sqlalchemy.engine import Connection, Engine
 
 from shared.db.transactions import transaction
 from shared.errors import InvalidInput, NotFound
-from shared.web.replies import ReplyModel
 from shared.webhooks.signing import new_secret
 from shared.webhooks.urls import check_url
-
-EventType = Literal["target_reached", "day_closed"]
-Count = Annotated[int, Field(ge=0)]
-
-
-class WebhookSubscription(ReplyModel):
-    """A subscription as stored (never its secret), in the order of the statements' columns."""
-
-    id: uuid.UUID
-    url: str
-    events: list[EventType]
-    description: str | None
-    created_at: dt.datetime
-
-
-class WebhookSubscriptionCreated(WebhookSubscription):
-    secret: str = Field(
-        pattern="^whsec_[A-Za-z0-9+/=]+$",
-        description="Standard Webhooks secret, `whsec_` + base64; shown only here.",
-    )
-
-
-class DeliveryCounts(ReplyModel):
-    pending: Count
-    delivered: Count
-    failed: Count
-
-
-class WebhookSubscriptionState(WebhookSubscription):
-    deliveries: DeliveryCounts
-    last_attempt_at: dt.datetime | None
-    last_error: str | None
-    last_error_at: dt.datetime | None
-
-
-class WebhookSubscriptionList(ReplyModel):
-    subscriptions: list[WebhookSubscriptionState]
-
-
-class WebhookDeleted(ReplyModel):
-    deleted: Annotated[str, Field(min_length=1, max_length=64)]
-
 
 _INSERT_SUBSCRIPTION = sa.text("""
 INSERT INTO webhook_subscriptions (url, events, description, secret)

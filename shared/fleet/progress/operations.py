@@ -21,7 +21,7 @@ from shared.fleet.progress.requests import ProgressEvent
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 
 # Every writer locks a driver's row before its progress rows: set_targets (its upsert),
-# record_progress() (its first statement, migrations/0004), and a batch, which locks all its
+# record_progress() (its first statement, repeatable/progress.sql), and a batch, which locks all its
 # drivers up front in driver_id order so that two batches naming the same drivers in different
 # orders queue instead of deadlocking.
 _LOCK_DRIVERS = sa.text(

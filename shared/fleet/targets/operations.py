@@ -16,7 +16,7 @@ from shared.fleet.targets.requests import DriverTarget
 # One statement for the whole batch: the drivers arrive as one JSON parameter.
 # An item without `team` (team_given false) keeps the driver's current team, read by primary key
 # in the same statement; `"team": null` clears it. The status goes back to `available`, but a
-# stopped active-time clock stays stopped until the driver reports (migrations/0002), and active
+# stopped active-time clock stays stopped until the driver reports (repeatable/clock.sql), and active
 # time is not reset: it measures the driver's time, not progress toward a target.
 # Rows are written in driver_id order: two batches sharing drivers lock them in the same order
 # (in input order they deadlock).
@@ -69,7 +69,7 @@ DRIVER_TODAY = """
 """
 
 # One driver (:driver_id) or one page (:after, :status, :team, :limit), each with today's progress
-# and active time (counted seconds plus the running part of the clock, see migrations/0002).
+# and active time (counted seconds plus the running part of the clock, see repeatable/clock.sql).
 # Percentages and "reached" come from the same SQL functions that history uses. The columns are
 # DriverProgress' fields (shared.fleet.targets.replies), in its order.
 _SELECT_DRIVERS = sa.text(

@@ -16,8 +16,8 @@ from shared.fleet.targets.requests import DriverTarget
 # One statement for the whole batch: the drivers arrive as one JSON parameter.
 # An item without `team` (team_given false) keeps the driver's current team, read by primary key
 # in the same statement; `"team": null` clears it. The status goes back to `available`, but a
-# stopped active-time clock stays stopped until the driver reports (repeatable/clock.sql), and active
-# time is not reset: it measures the driver's time, not progress toward a target.
+# stopped active-time clock stays stopped until the driver reports (repeatable/clock.sql), and
+# active time is not reset: it measures the driver's time, not progress toward a target.
 # Rows are written in driver_id order: two batches sharing drivers lock them in the same order
 # (in input order they deadlock).
 _UPSERT_TARGETS = sa.text("""

@@ -7,21 +7,27 @@ Isolation is by unique driver ids; tests that close whole days get a database of
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pg8000.dbapi
 import pytest
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from werkzeug.test import Client
 
 from local.dispatcher import build_app
-from local.embedded import ensure_database
-from shared.db.connect import pg8000_params_from_url
 from shared.db.instance import close_engine, get_engine
-from shared.settings import get_settings
+from tests.helpers import (
+    PROJECT_ROOT,
+    Databases,
+    current_database_url,
+    new_driver_id,
+    use_database,
+    using_database,
+)
+
+# Still importable from here by tests that have not moved to tests.helpers.
+__all__ = ["Databases", "use_database"]
 
 
 @pytest.fixture(scope="session")
@@ -42,53 +48,12 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
-def database_url(server_url: str, name: str) -> str:
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(server_url: str, name: str) -> None:
-    conn = pg8000.dbapi.connect(**pg8000_params_from_url(server_url))
-    try:
-        conn.autocommit = True
-        cursor = conn.cursor()
-        cursor.execute("SELECT quote_ident(%s)", (name,))
-        (quoted,) = cursor.fetchone()
-        cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-    finally:
-        conn.close()
-
-
-class Databases:
-    """Creates throwaway databases on the test server and drops them at the end of the run."""
-
-    def __init__(self, server_url: str) -> None:
-        self.server_url = server_url
-        self.created: list[str] = []
-
-    def create(self) -> str:
-        name = f"fleet_test_{uuid.uuid4().hex[:12]}"
-        ensure_database(self.server_url, name)
-        self.created.append(name)
-        return database_url(self.server_url, name)
-
-    def drop_all(self) -> None:
-        for name in self.created:
-            drop_database(self.server_url, name)
-
-
 @pytest.fixture(scope="session")
 def databases(server_url: str) -> Iterator[Databases]:
-    registry = Databases(server_url)
+    # An embedded server is deleted whole at the end: only TEST_DATABASE_URL's are dropped.
+    registry = Databases(server_url, drop_at_end=bool(os.environ.get("TEST_DATABASE_URL")))
     yield registry
     registry.drop_all()
-
-
-def use_database(url: str, **settings: str) -> None:
-    """Points the process's settings and engine at `url` (the engine is rebuilt on next use)."""
-    close_engine()
-    os.environ["DATABASE_URL"] = url
-    os.environ.update(settings)
-    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -99,18 +64,31 @@ def session_database(databases: Databases) -> str:
 
 
 @pytest.fixture
-def engine(session_database: str) -> Engine:
-    """The functions' own engine, on the current database (migrated on first use)."""
+def database(
+    request: pytest.FixtureRequest, databases: Databases, session_database: str
+) -> Iterator[str]:
+    """The URL of the database this test's functions and `engine` use: one of its own when the
+    test, or a fixture it uses, asks for `fresh_engine`; else the one in use (the session's, or
+    the one a module's fixture switched to, which is in use again afterwards). Every fixture
+    that reads the database depends on this one, so the order they are asked for in is moot."""
+    if "fresh_engine" in request.fixturenames:
+        with using_database(databases.create_migrated()) as url:
+            yield url
+    else:
+        yield current_database_url()
+
+
+@pytest.fixture
+def engine(database: str) -> Engine:
+    """The functions' own engine, on this test's database (migrated on first use)."""
     return get_engine()
 
 
 @pytest.fixture
-def fresh_engine(databases: Databases, session_database: str) -> Iterator[Engine]:
-    """A migrated database of this test's own, for tests that close whole days. Ask for it
-    before `client`, so the functions use it too."""
-    use_database(databases.create())
-    yield get_engine()
-    use_database(session_database)
+def fresh_engine(engine: Engine) -> Engine:
+    """`engine`, on a migrated database of this test's own (for tests that close whole days);
+    the functions behind `client` use it too, whichever of the two is asked for first."""
+    return engine
 
 
 @pytest.fixture(scope="session")
@@ -126,9 +104,9 @@ def client(app: Any, engine: Engine) -> Client:
 
 @pytest.fixture
 def driver_id() -> str:
-    return f"drv-{uuid.uuid4().hex[:10]}"
+    return new_driver_id()
 
 
 @pytest.fixture
 def project_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+    return PROJECT_ROOT

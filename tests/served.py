@@ -8,40 +8,18 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import PROJECT_ROOT, child_env, free_port
+
 START_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def process_env(database_url: str, **overrides: str) -> dict[str, str]:
-    """This environment with the database and settings of a child process."""
-    env = {k: v for k, v in os.environ.items() if k != "LOG_EXECUTION_ID"}
-    env.update(
-        DATABASE_URL=database_url,
-        FLEET_TIMEZONE="UTC",
-        MIGRATE_ON_START="true",
-        PYTHONUNBUFFERED="1",
-        **overrides,
-    )
-    return env
 
 
 class _Lines:
@@ -66,7 +44,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ops.cli", "serve", "--port", str(self.port)],
             cwd=PROJECT_ROOT,
-            env=process_env(database_url, **settings),
+            env=child_env(database_url, **settings),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -3,19 +3,15 @@ view, and bad input. History rows are written with SQL: the test says exactly wh
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import error_of, get, post
-
-TODAY = dt.datetime.now(dt.UTC).date()
+from tests.helpers import add_history, days_ago, error_of, get, post
 
 
 def day(n: int) -> str:
     """n days before today, as an ISO date."""
-    return (TODAY - dt.timedelta(days=n)).isoformat()
+    return days_ago(n).isoformat()
 
 
 def add_drivers(engine, *driver_ids):
@@ -31,32 +27,21 @@ def add_drivers(engine, *driver_ids):
 
 def add_days(engine, *rows):
     """Rows of (driver_id, days_ago, deliveries, team=None, active_minutes=0, revenue=0)."""
-    params = []
-    for row in rows:
-        driver_id, ago, deliveries = row[:3]
-        defaults = (None, 0, 0)
-        team, minutes, revenue = (*row[3:], *defaults[len(row) - 3 :])
-        params.append(
+    history = []
+    for driver_id, ago, deliveries, *rest in rows:
+        team, minutes, revenue = (*rest, *(None, 0, 0)[len(rest) :])
+        history.append(
             {
-                "d": driver_id,
-                "date": TODAY - dt.timedelta(days=ago),
+                "driver_id": driver_id,
+                "date": days_ago(ago),
                 "team": team,
                 "deliveries": deliveries,
                 "revenue": revenue,
-                "active": minutes * 60,
+                "active_seconds": minutes * 60,
             }
         )
-    add_drivers(engine, *{p["d"] for p in params})
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO driver_performance_history (driver_id, date, team,"
-                " deliveries_completed, revenue_generated, target_deliveries, target_revenue,"
-                " active_seconds) VALUES (:d, :date, :team, :deliveries, :revenue, 10, 100,"
-                " :active)"
-            ),
-            params,
-        )
+    add_drivers(engine, *{row["driver_id"] for row in history})
+    add_history(engine, *history)
 
 
 def board(client, **params):
@@ -242,7 +227,7 @@ def test_live_board_ranks_the_open_day(fresh_engine, client):
     post(client, "update_progress", {"driver_id": "l2", "deliveries": 5})
 
     body = board(client, live="true", metric="deliveries")
-    assert (body["from"], body["to"], body["live"]) == (TODAY.isoformat(), TODAY.isoformat(), True)
+    assert (body["from"], body["to"], body["live"]) == (day(0), day(0), True)
     assert ranks(body) == [(1, "l2"), (2, "l1")]
     assert ranks(board(client, live="true", metric="deliveries", team="live", limit=1)) == [
         (1, "l2")
@@ -330,7 +315,7 @@ def _plan(engine, statement, **params):
 def test_board_indexes_serve_the_boards(engine):
     window = "date BETWEEN CAST(:a AS date) AND CAST(:b AS date)"
     columns = "driver_id, deliveries_completed, achievement_percentage, active_seconds"
-    params = {"a": TODAY - dt.timedelta(days=60), "b": TODAY}
+    params = {"a": days_ago(60), "b": days_ago(0)}
     team_plan = _plan(
         engine,
         f"SELECT {columns} FROM driver_performance_history WHERE team = 'north' AND {window}",

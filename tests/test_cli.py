@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import socket
 import subprocess
 import sys
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,24 +16,19 @@ from shared.db.engine import build_engine
 from shared.fleet.targets import operations as targets
 from shared.fleet.targets.requests import DriverTarget
 from shared.settings import Settings
-from tests.conftest import Databases
+from tests.helpers import PROJECT_ROOT, Databases, child_env, new_driver_id, unreachable_url
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
 MIGRATIONS = [m.name for m in migrations.load_migrations()]
 
 
 def run_cli(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
     """`fleet` in a new process, with no database variable but those given."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"INSTANCE_CONNECTION_NAME", "DB_HOST", "DATABASE_URL"}
-    }
-    env.update(env_vars)
     return subprocess.run(
         [sys.executable, "-m", "ops.cli", *args],
-        cwd=ROOT,
-        env=env,
+        cwd=PROJECT_ROOT,
+        env=child_env(**env_vars),
         capture_output=True,
         text=True,
         check=False,
@@ -51,14 +43,6 @@ def fleet(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def cli_database(databases: Databases) -> str:
     return databases.create()
-
-
-def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # Nothing listens there once the probe is closed.
-    return f"postgresql://postgres@127.0.0.1:{port}/fleet"
 
 
 def test_migrate_applies_then_has_nothing_to_apply(cli_database: str) -> None:
@@ -89,7 +73,7 @@ def test_snapshot_closes_a_day_by_hand_and_prints_json(cli_database: str) -> Non
     try:
         migrations.migrate(bundle.engine)
         driver = DriverTarget(
-            driver_id=f"drv-{uuid.uuid4().hex[:10]}", target_deliveries=5, target_revenue=Decimal(1)
+            driver_id=new_driver_id(), target_deliveries=5, target_revenue=Decimal(1)
         )
         targets.set_targets(bundle.engine, [driver], timezone="UTC")
     finally:
@@ -154,7 +138,7 @@ def test_a_date_in_the_future_exits_2(cli_database: str) -> None:
     "args", [("migrate",), ("migrate", "--status"), ("snapshot", "--date", "2020-01-31")]
 )
 def test_a_database_that_is_down_exits_1_without_a_stack_trace(args: tuple[str, ...]) -> None:
-    result = fleet(closed_port_url(), *args)
+    result = fleet(unreachable_url(), *args)
     assert result.returncode == 1
     assert result.stderr.startswith("fleet: ")
     assert "database is unavailable" in result.stderr

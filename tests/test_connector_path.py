@@ -30,7 +30,7 @@ from shared.fleet.progress.requests import ProgressEvent
 from shared.fleet.targets import operations as targets
 from shared.fleet.targets.requests import DriverTarget
 from shared.settings import Settings, get_settings
-from tests.conftest import Databases
+from tests.helpers import Databases
 
 INSTANCE = "acme-fleet:europe-west1:fleet-db"
 PASSWORD = "not-a-real-password"
@@ -206,6 +206,7 @@ def test_get_engine_uses_the_connector_when_an_instance_is_named(
     assert connector.closed
 
 
+@pytest.mark.slow
 def test_importing_main_does_not_import_the_connector(project_root: Path) -> None:
     probe = (
         "import sys, main\n"
@@ -226,6 +227,7 @@ def test_importing_main_does_not_import_the_connector(project_root: Path) -> Non
     assert result.stdout.strip() == "lazy"
 
 
+@pytest.mark.slow
 def test_the_connector_is_closed_when_the_process_exits(project_root: Path) -> None:
     probe = (
         "import google.cloud.sql.connector as boundary\n"

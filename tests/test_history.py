@@ -2,70 +2,59 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-import sqlalchemy as sa
 from werkzeug.test import Client
 
 from shared.db.instance import get_engine
-from tests.conftest import use_database
-from tests.helpers import error_of, get, post
+from tests.helpers import (
+    add_history,
+    close_day,
+    days_ago,
+    error_of,
+    get,
+    noon,
+    post,
+    progress,
+    using_database,
+)
 
 
-def day(days_ago):
-    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days_ago)
-
-
-def close_day(client, days_ago, progress):
-    """Posts `progress` ({driver_id: (deliveries, revenue)}) on that date, then closes it."""
-    noon = dt.datetime.combine(day(days_ago), dt.time(12), dt.UTC).isoformat()
-    for driver, (deliveries, revenue) in progress.items():
-        response = post(
-            client,
-            "update_progress",
-            {
-                "driver_id": driver,
-                "deliveries": deliveries,
-                "revenue": revenue,
-                "occurred_at": noon,
-            },
+def worked_and_closed(client, days, progress_by_driver):
+    """Posts {driver_id: (deliveries, revenue)} at noon `days` ago, then closes that day."""
+    for driver, (deliveries, revenue) in progress_by_driver.items():
+        progress(
+            client, driver, deliveries=deliveries, revenue=revenue, occurred_at=noon(days_ago(days))
         )
-        assert response.status_code == 200, response.get_json()
-    closed = post(client, "snapshot_daily", {"date": day(days_ago).isoformat()})
-    assert closed.get_json()["drivers_snapshotted"] == len(progress)
+    closed = close_day(client, days_ago(days))
+    assert closed["drivers_snapshotted"] == len(progress_by_driver)
 
 
 @pytest.fixture(scope="module")
 def three_days(databases, session_database, app):
     """One database for the module: driver "h" closed 31, 30, 5, 3 and 1 days ago; "idle" has
     targets and no closed day."""
-    use_database(databases.create())
-    client = Client(app)
-    post(
-        client,
-        "set_targets",
-        [
-            {"driver_id": "h", "target_deliveries": 10, "target_revenue": "100"},
-            {"driver_id": "idle"},
-        ],
-    )
-    close_day(client, 5, {"h": (20, "0")})
-    close_day(client, 3, {"h": (5, "50")})
-    close_day(client, 1, {"h": (10, "100.5")})
-    # Days beyond LATE_EVENT_DAYS cannot be reached by events any more: written directly.
-    with get_engine().begin() as conn:
-        for days_ago in (30, 31):
-            conn.execute(
-                sa.text(
-                    "INSERT INTO driver_performance_history (driver_id, date,"
-                    " deliveries_completed, revenue_generated, target_deliveries, target_revenue)"
-                    " VALUES ('h', :date, 1, 1, 10, 100)"
-                ),
-                {"date": day(days_ago)},
-            )
-    yield
-    use_database(session_database)
+    with using_database(databases.create_migrated()):
+        client = Client(app)
+        post(
+            client,
+            "set_targets",
+            [
+                {"driver_id": "h", "target_deliveries": 10, "target_revenue": "100"},
+                {"driver_id": "idle"},
+            ],
+        )
+        worked_and_closed(client, 5, {"h": (20, "0")})
+        worked_and_closed(client, 3, {"h": (5, "50")})
+        worked_and_closed(client, 1, {"h": (10, "100.5")})
+        # Days beyond LATE_EVENT_DAYS cannot be reached by events any more: written directly.
+        add_history(
+            get_engine(),
+            *(
+                {"driver_id": "h", "date": days_ago(n), "deliveries": 1, "revenue": 1}
+                for n in (30, 31)
+            ),
+        )
+        yield
 
 
 def history(client, **params):
@@ -78,7 +67,11 @@ def test_rows_are_newest_first_with_their_figures(three_days, client):
     body = history(client, days=5)
     assert body["driver_id"] == "h"
     rows = body["history"]
-    assert [r["date"] for r in rows] == [day(1).isoformat(), day(3).isoformat(), day(5).isoformat()]
+    assert [r["date"] for r in rows] == [
+        days_ago(1).isoformat(),
+        days_ago(3).isoformat(),
+        days_ago(5).isoformat(),
+    ]
     figures = [
         (
             r["deliveries_completed"],
@@ -102,10 +95,10 @@ def test_days_is_the_window_and_a_driver_without_closed_days_has_none(three_days
     windows = {1: [1], 2: [1], 3: [1, 3], 4: [1, 3], 5: [1, 3, 5], 366: [1, 3, 5, 30, 31]}
     for days, expected in windows.items():
         rows = history(client, days=days)["history"]
-        assert [r["date"] for r in rows] == [day(n).isoformat() for n in expected], days
+        assert [r["date"] for r in rows] == [days_ago(n).isoformat() for n in expected], days
     # Without days: the last 30.
     assert [r["date"] for r in history(client)["history"]] == [
-        day(n).isoformat() for n in (1, 3, 5, 30)
+        days_ago(n).isoformat() for n in (1, 3, 5, 30)
     ]
 
     response = get(client, "get_history", driver_id="idle")

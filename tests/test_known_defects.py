@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import ssl
 import threading
 import uuid
@@ -17,8 +16,7 @@ from shared.db.connect import local_params, pg8000_params_from_url
 from shared.db.engine import build_engine
 from shared.db.migrations import load_migrations, migrate
 from shared.settings import Settings, get_settings
-from tests.conftest import use_database
-from tests.helpers import error_of, get, post
+from tests.helpers import error_of, get, post, unreachable_url, using_database
 
 INJECTIONS = [
     "1;DROP TABLE driver_targets",
@@ -82,19 +80,12 @@ UNREACHABLE_CALLS = [
 ]
 
 
-def unreachable_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"postgresql://postgres@127.0.0.1:{port}/nowhere"
-
-
 @pytest.mark.parametrize("migrate_on_start", ["true", "false"])
 def test_2_an_unreachable_database_is_503_for_every_function(
     client, session_database, migrate_on_start
 ):
-    use_database(unreachable_url(), MIGRATE_ON_START=migrate_on_start, DB_POOL_TIMEOUT="2")
-    try:
+    unreachable = unreachable_url("nowhere")
+    with using_database(unreachable, MIGRATE_ON_START=migrate_on_start, DB_POOL_TIMEOUT="2"):
         for method, function, payload in UNREACHABLE_CALLS:
             if method == "GET":
                 response = get(client, function, **payload)
@@ -102,9 +93,6 @@ def test_2_an_unreachable_database_is_503_for_every_function(
                 response = post(client, function, payload)
             assert response.status_code == 503, (function, response.get_json())
             assert error_of(response)["code"] == "database_unavailable"
-    finally:
-        os.environ.pop("DB_POOL_TIMEOUT", None)
-        use_database(session_database, MIGRATE_ON_START="true")
     # A failed cold start is not cached: once the database answers, so does the function.
     assert get(client, "top_performers").status_code == 200
 

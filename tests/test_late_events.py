@@ -15,41 +15,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from werkzeug.test import Client
 
-from tests.helpers import error_of, get, post
-from tests.webhook_receiver import settings_env
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def today() -> dt.date:
-    return utc_now().date()
-
-
-def noon(day: dt.date) -> str:
-    return dt.datetime.combine(day, dt.time(12), dt.UTC).isoformat()
-
-
-def yesterday() -> dt.date:
-    return today() - dt.timedelta(days=1)
-
-
-def set_target(client: Client, driver_id: str, deliveries: int = 10, revenue: str = "0") -> None:
-    body = [{"driver_id": driver_id, "target_deliveries": deliveries, "target_revenue": revenue}]
-    assert post(client, "set_targets", body).status_code == 200
-
-
-def progress(client: Client, driver_id: str, **fields: object) -> dict:
-    response = post(client, "update_progress", {"driver_id": driver_id, **fields})
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def close(client: Client, day: dt.date, reset: bool = True) -> dict:
-    response = post(client, "snapshot_daily", {"date": day.isoformat(), "reset": reset})
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+from tests.helpers import (
+    close_day,
+    days_ago,
+    error_of,
+    get,
+    noon,
+    post,
+    progress,
+    set_target,
+    settings_env,
+    today,
+)
 
 
 def history(client: Client, driver_id: str) -> dict[str, dict]:
@@ -63,8 +40,8 @@ def live(client: Client, driver_id: str) -> dict:
 
 def test_an_event_counts_on_its_own_day_not_the_day_it_arrives(fresh_engine, client):
     set_target(client, "drv-a")
-    late = progress(client, "drv-a", deliveries=2, occurred_at=noon(yesterday()))
-    assert (late["business_date"], late["day_closed"]) == (yesterday().isoformat(), False)
+    late = progress(client, "drv-a", deliveries=2, occurred_at=noon(days_ago(1)))
+    assert (late["business_date"], late["day_closed"]) == (days_ago(1).isoformat(), False)
     now = progress(client, "drv-a", deliveries=5)
     assert now["business_date"] == today().isoformat()
     assert now["current_deliveries"] == 5
@@ -72,8 +49,8 @@ def test_an_event_counts_on_its_own_day_not_the_day_it_arrives(fresh_engine, cli
 
     # Past midnight the previous day is still open until the snapshot closes it: it closes with
     # its own events only, and today's progress stays where it is.
-    assert close(client, yesterday())["drivers_snapshotted"] == 1
-    assert history(client, "drv-a")[yesterday().isoformat()]["deliveries_completed"] == 2
+    assert close_day(client, days_ago(1))["drivers_snapshotted"] == 1
+    assert history(client, "drv-a")[days_ago(1).isoformat()]["deliveries_completed"] == 2
     assert live(client, "drv-a")["current_deliveries"] == 5
 
 
@@ -85,30 +62,30 @@ def test_the_date_is_taken_in_the_fleet_time_zone_not_the_senders_offset(fresh_e
         two_days_ago, dt.time(23, 30), dt.timezone(dt.timedelta(hours=-5))
     )
     result = progress(client, "drv-tz", deliveries=1, occurred_at=occurred.isoformat())
-    assert result["business_date"] == yesterday().isoformat()
+    assert result["business_date"] == days_ago(1).isoformat()
 
 
 def test_the_business_date_follows_fleet_timezone(fresh_engine, client):
     set_target(client, "drv-kiritimati")
     zone = "Pacific/Kiritimati"  # UTC+14: its date is ahead of UTC's most of the day
     with settings_env(FLEET_TIMEZONE=zone):
-        moment = utc_now() - dt.timedelta(minutes=1)
+        moment = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
         result = progress(client, "drv-kiritimati", deliveries=1, occurred_at=moment.isoformat())
     assert result["business_date"] == moment.astimezone(ZoneInfo(zone)).date().isoformat()
 
 
 def test_a_late_event_adjusts_the_closed_days_history_and_boards(fresh_engine, client):
     set_target(client, "drv-late", deliveries=4, revenue="100")
-    progress(client, "drv-late", deliveries=3, revenue="100", occurred_at=noon(yesterday()))
-    close(client, yesterday())
-    before = history(client, "drv-late")[yesterday().isoformat()]
+    progress(client, "drv-late", deliveries=3, revenue="100", occurred_at=noon(days_ago(1)))
+    close_day(client, days_ago(1))
+    before = history(client, "drv-late")[days_ago(1).isoformat()]
     assert (before["deliveries_completed"], before["target_achieved"]) == (3, False)
     assert before["achievement_percentage"] == 87.5
 
-    late = progress(client, "drv-late", deliveries=1, occurred_at=noon(yesterday()))
-    assert (late["business_date"], late["day_closed"]) == (yesterday().isoformat(), True)
+    late = progress(client, "drv-late", deliveries=1, occurred_at=noon(days_ago(1)))
+    assert (late["business_date"], late["day_closed"]) == (days_ago(1).isoformat(), True)
     assert late["current_deliveries"] == 4
-    after = history(client, "drv-late")[yesterday().isoformat()]
+    after = history(client, "drv-late")[days_ago(1).isoformat()]
     assert (after["deliveries_completed"], after["target_achieved"]) == (4, True)
     assert after["achievement_percentage"] == 100
     (board,) = get(client, "top_performers", days=7).get_json()["performers"]
@@ -123,9 +100,9 @@ def test_a_late_event_adjusts_the_closed_days_history_and_boards(fresh_engine, c
 def test_a_closed_day_without_the_drivers_row_is_no_such_day(fresh_engine, client):
     set_target(client, "drv-worked")
     set_target(client, "drv-absent")
-    progress(client, "drv-worked", deliveries=1, occurred_at=noon(yesterday()))
-    close(client, yesterday())
-    event = {"deliveries": 1, "occurred_at": noon(yesterday()), "event_id": "absent-1"}
+    progress(client, "drv-worked", deliveries=1, occurred_at=noon(days_ago(1)))
+    close_day(client, days_ago(1))
+    event = {"deliveries": 1, "occurred_at": noon(days_ago(1)), "event_id": "absent-1"}
     response = post(client, "update_progress", {"driver_id": "drv-absent", **event})
     assert response.status_code == 409
     assert (error_of(response)["code"], error_of(response)["field"]) == (
@@ -135,13 +112,13 @@ def test_a_closed_day_without_the_drivers_row_is_no_such_day(fresh_engine, clien
     # Nothing was recorded: the same event is refused again, not taken as a replay.
     again = post(client, "update_progress", {"driver_id": "drv-absent", **event})
     assert again.status_code == 409
-    assert yesterday().isoformat() not in history(client, "drv-absent")
+    assert days_ago(1).isoformat() not in history(client, "drv-absent")
 
 
 def test_a_past_day_that_never_opened_is_no_such_day(fresh_engine, client):
     set_target(client, "drv-a")
-    progress(client, "drv-a", deliveries=1, occurred_at=noon(yesterday()))
-    close(client, yesterday())
+    progress(client, "drv-a", deliveries=1, occurred_at=noon(days_ago(1)))
+    close_day(client, days_ago(1))
     three_days_ago = today() - dt.timedelta(days=3)
     response = post(
         client,
@@ -155,7 +132,7 @@ def test_a_past_day_that_never_opened_is_no_such_day(fresh_engine, client):
 def test_closing_today_early_by_hand_sends_later_events_to_its_history(fresh_engine, client):
     set_target(client, "drv-early", deliveries=2)
     progress(client, "drv-early", deliveries=1)
-    close(client, today(), reset=False)
+    close_day(client, today(), reset=False)
     result = progress(client, "drv-early", deliveries=1)
     assert (result["business_date"], result["day_closed"]) == (today().isoformat(), True)
     row = history(client, "drv-early")[today().isoformat()]
@@ -165,7 +142,7 @@ def test_closing_today_early_by_hand_sends_later_events_to_its_history(fresh_eng
 @pytest.mark.parametrize("days_ago, status, code", [(8, 409, "too_late"), (30, 409, "too_late")])
 def test_events_older_than_late_event_days_are_refused(client, driver_id, days_ago, status, code):
     set_target(client, driver_id)
-    occurred = (utc_now() - dt.timedelta(days=days_ago)).isoformat()
+    occurred = (dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)).isoformat()
     response = post(
         client,
         "update_progress",
@@ -192,9 +169,9 @@ def test_late_event_days_is_a_setting(fresh_engine, client):
 
 def test_events_from_the_future_are_refused_beyond_five_minutes(client, driver_id):
     set_target(client, driver_id)
-    soon = (utc_now() + dt.timedelta(minutes=2)).isoformat()
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)).isoformat()
     assert progress(client, driver_id, deliveries=1, occurred_at=soon)["replayed"] is False
-    later = (utc_now() + dt.timedelta(minutes=10)).isoformat()
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)).isoformat()
     response = post(
         client, "update_progress", {"driver_id": driver_id, "deliveries": 1, "occurred_at": later}
     )
@@ -219,16 +196,16 @@ def test_occurred_at_needs_an_rfc3339_time_with_offset(client, driver_id, occurr
 
 def test_event_id_replays_hold_across_days_and_closing(fresh_engine, client):
     set_target(client, "drv-replay")
-    event = {"deliveries": 2, "event_id": "replay-1", "occurred_at": noon(yesterday())}
+    event = {"deliveries": 2, "event_id": "replay-1", "occurred_at": noon(days_ago(1))}
     first = progress(client, "drv-replay", **event)
-    close(client, yesterday())
+    close_day(client, days_ago(1))
     replay = progress(client, "drv-replay", **event)
     assert replay["replayed"] is True
-    assert (replay["business_date"], replay["day_closed"]) == (yesterday().isoformat(), True)
+    assert (replay["business_date"], replay["day_closed"]) == (days_ago(1).isoformat(), True)
     assert replay["current_deliveries"] == first["current_deliveries"] == 2
     # A replay without occurred_at (a client that lost it) is still the same event, same day.
     assert progress(client, "drv-replay", deliveries=2, event_id="replay-1")["replayed"] is True
-    assert history(client, "drv-replay")[yesterday().isoformat()]["deliveries_completed"] == 2
+    assert history(client, "drv-replay")[days_ago(1).isoformat()]["deliveries_completed"] == 2
     assert live(client, "drv-replay")["current_deliveries"] == 0
     reused = post(
         client,
@@ -241,19 +218,19 @@ def test_event_id_replays_hold_across_days_and_closing(fresh_engine, client):
 
 def test_no_negative_total_applies_to_the_events_own_day(fresh_engine, client):
     set_target(client, "drv-neg")
-    progress(client, "drv-neg", deliveries=1, occurred_at=noon(yesterday()))
+    progress(client, "drv-neg", deliveries=1, occurred_at=noon(days_ago(1)))
     progress(client, "drv-neg", deliveries=5)
-    too_much = {"driver_id": "drv-neg", "deliveries": -3, "occurred_at": noon(yesterday())}
+    too_much = {"driver_id": "drv-neg", "deliveries": -3, "occurred_at": noon(days_ago(1))}
     response = post(client, "update_progress", too_much)
     assert response.status_code == 409
     assert error_of(response)["code"] == "negative_total"
     assert progress(client, "drv-neg", deliveries=-3)["current_deliveries"] == 2  # today has 5
-    close(client, yesterday())
+    close_day(client, days_ago(1))
     response = post(client, "update_progress", too_much)
     assert response.status_code == 409
     assert error_of(response)["code"] == "negative_total"
-    assert history(client, "drv-neg")[yesterday().isoformat()]["deliveries_completed"] == 1
-    corrected = progress(client, "drv-neg", deliveries=-1, occurred_at=noon(yesterday()))
+    assert history(client, "drv-neg")[days_ago(1).isoformat()]["deliveries_completed"] == 1
+    corrected = progress(client, "drv-neg", deliveries=-1, occurred_at=noon(days_ago(1)))
     assert corrected["current_deliveries"] == 0
 
 
@@ -261,10 +238,10 @@ def test_a_batch_may_mix_days_and_is_still_all_or_nothing(fresh_engine, client):
     set_target(client, "drv-batch")
     set_target(client, "drv-other")
     progress(client, "drv-batch", deliveries=1, occurred_at=noon(today() - dt.timedelta(days=2)))
-    close(client, today() - dt.timedelta(days=2))
+    close_day(client, today() - dt.timedelta(days=2))
     mixed = [
         {"driver_id": "drv-batch", "deliveries": 1, "occurred_at": noon(today() - dt.timedelta(2))},
-        {"driver_id": "drv-batch", "deliveries": 2, "occurred_at": noon(yesterday())},
+        {"driver_id": "drv-batch", "deliveries": 2, "occurred_at": noon(days_ago(1))},
         {"driver_id": "drv-batch", "deliveries": 3},
     ]
     failing = [
@@ -285,7 +262,7 @@ def test_a_batch_may_mix_days_and_is_still_all_or_nothing(fresh_engine, client):
     results = post(client, "update_progress", {"events": mixed}).get_json()["results"]
     assert [(r["business_date"], r["day_closed"], r["current_deliveries"]) for r in results] == [
         ((today() - dt.timedelta(2)).isoformat(), True, 2),
-        (yesterday().isoformat(), False, 2),
+        (days_ago(1).isoformat(), False, 2),
         (today().isoformat(), False, 3),
     ]
 
@@ -297,7 +274,7 @@ def test_shuffled_day_replay_while_the_snapshot_runs(fresh_engine, app, client):
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     drivers = [f"drv-{n}" for n in range(6)]
-    previous, current = yesterday(), today()
+    previous, current = days_ago(1), today()
     start_of_today = dt.datetime.combine(current, dt.time(0), dt.UTC)
     for driver in drivers:
         set_target(client, driver, deliveries=20, revenue="300")
@@ -306,7 +283,7 @@ def test_shuffled_day_replay_while_the_snapshot_runs(fresh_engine, app, client):
         if day == previous:
             moment = start_of_today - dt.timedelta(seconds=rng.randrange(1, 86_400))
         else:  # today, up to now: after midnight, before or after the snapshot
-            elapsed = max(int((utc_now() - start_of_today).total_seconds()), 1)
+            elapsed = max(int((dt.datetime.now(dt.UTC) - start_of_today).total_seconds()), 1)
             moment = start_of_today + dt.timedelta(seconds=rng.randrange(0, elapsed))
         return {
             "driver_id": driver,

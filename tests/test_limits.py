@@ -150,6 +150,7 @@ def server(session_database: str) -> Iterator[Server]:
         yield running
 
 
+@pytest.mark.slow
 def test_a_megabyte_of_garbage_is_400_and_the_server_keeps_serving(
     server: Server, driver_id: str
 ) -> None:
@@ -160,6 +161,7 @@ def test_a_megabyte_of_garbage_is_400_and_the_server_keeps_serving(
     assert server.call("POST", "/set_targets", [{"driver_id": driver_id}])[0] == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("depth", [200, 100_000])
 def test_deeply_nested_json_is_400_and_the_server_keeps_serving(
     server: Server, driver_id: str, depth: int
@@ -172,6 +174,7 @@ def test_deeply_nested_json_is_400_and_the_server_keeps_serving(
     assert server.call("POST", "/set_targets", [{"driver_id": driver_id}])[0] == 200
 
 
+@pytest.mark.slow
 def test_oversized_bodies_over_a_socket_are_413(server: Server, driver_id: str) -> None:
     big = over_the_limit()
     status, body = server.call("POST", "/set_targets", raw=big, timeout=10)

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,17 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import PROJECT_ROOT, child_env, free_port
+
+pytestmark = pytest.mark.slow
+
 FLEET = Path(sys.executable).parent / "fleet"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 90
 STOP_TIMEOUT = 60
-DATABASE_VARIABLES = {"DATABASE_URL", "INSTANCE_CONNECTION_NAME", "DB_HOST"}
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def call(port, method, path, body=None, *, raw=None, headers=None):
@@ -54,8 +49,6 @@ class Server:
     def __init__(self, log_dir, **env):
         self.port = free_port()
         self.log_dir = log_dir
-        child_env = {k: v for k, v in os.environ.items() if k not in DATABASE_VARIABLES}
-        child_env.update(env, FLEET_TIMEZONE="UTC", PYTHONUNBUFFERED="1")
         self.stderr_path = log_dir / f"server-{self.port}.err"
         with (
             open(log_dir / f"server-{self.port}.out", "w") as out,
@@ -64,7 +57,7 @@ class Server:
             self.process = subprocess.Popen(
                 [str(FLEET), "serve", "--port", str(self.port)],
                 cwd=PROJECT_ROOT,
-                env=child_env,
+                env=child_env(**env),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,

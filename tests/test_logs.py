@@ -9,28 +9,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-import pg8000.dbapi
 import pytest
 from sqlalchemy.engine import make_url
 
-from shared.db.connect import pg8000_params_from_url
+from tests.helpers import admin, new_driver_id
 from tests.served import Server, serving
+
+pytestmark = pytest.mark.slow
 
 PROJECT = "fleet-log-test"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-def _admin(server_url: str, *statements: tuple[str, tuple[Any, ...]]) -> None:
-    conn = pg8000.dbapi.connect(**pg8000_params_from_url(server_url))
-    try:
-        conn.autocommit = True
-        cursor = conn.cursor()
-        for statement, params in statements:
-            cursor.execute(statement, params)
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -39,26 +28,17 @@ def secret_url(server_url: str) -> Iterator[tuple[str, str]]:
     role = f"fleet_logs_{uuid.uuid4().hex[:8]}"
     password = f"S3cret-{uuid.uuid4().hex}"
     # Names are generated above; the password goes through format('%L'), quoted by the server.
-    conn = pg8000.dbapi.connect(**pg8000_params_from_url(server_url))
-    try:
-        conn.autocommit = True
-        cursor = conn.cursor()
-        cursor.execute(
-            "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', CAST(%s AS text), CAST(%s AS text))",
-            (role, password),
-        )
-        (create_role,) = cursor.fetchone()
-        cursor.execute(create_role)
-        cursor.execute(f"CREATE DATABASE {role} OWNER {role}")
-    finally:
-        conn.close()
+    (create_role,) = admin(
+        server_url,
+        "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', CAST(%s AS text), CAST(%s AS text))",
+        (role, password),
+    )
+    admin(server_url, create_role)
+    admin(server_url, f"CREATE DATABASE {role} OWNER {role}")
     url = make_url(server_url).set(username=role, password=password, database=role)
     yield url.render_as_string(hide_password=False), password
-    _admin(
-        server_url,
-        (f"DROP DATABASE IF EXISTS {role} WITH (FORCE)", ()),
-        (f"DROP ROLE IF EXISTS {role}", ()),
-    )
+    admin(server_url, f"DROP DATABASE IF EXISTS {role} WITH (FORCE)")
+    admin(server_url, f"DROP ROLE IF EXISTS {role}")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +49,7 @@ def server(secret_url: tuple[str, str]) -> Iterator[Server]:
 
 
 def test_each_request_is_one_json_line_with_trace_function_and_latency(server: Server) -> None:
-    driver_id = f"drv-{uuid.uuid4().hex[:10]}"
+    driver_id = new_driver_id()
     header = {"X-Cloud-Trace-Context": f"{TRACE}/1;o=1"}
     status, _ = server.call("POST", "/set_targets", [{"driver_id": driver_id}], headers=header)
     assert status == 200
@@ -89,7 +69,7 @@ def test_each_request_is_one_json_line_with_trace_function_and_latency(server: S
 def test_failures_are_logged_with_their_code_and_no_trace_without_the_header(
     server: Server,
 ) -> None:
-    unknown = f"drv-{uuid.uuid4().hex[:10]}"
+    unknown = new_driver_id()
     assert server.call("GET", f"/get_history?driver_id={unknown}")[0] == 404
     (line,) = server.wait_for_lines(
         lambda entry: (

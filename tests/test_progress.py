@@ -12,20 +12,15 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.test import Client
 
-from tests.helpers import error_of, get, post
-
-
-def set_target(client, *driver_ids, deliveries=10, revenue="100"):
-    drivers = [
-        {"driver_id": d, "target_deliveries": deliveries, "target_revenue": revenue}
-        for d in driver_ids
-    ]
-    response = post(client, "set_targets", drivers)
-    assert response.status_code == 200, response.get_json()
-
-
-def progress(client, driver_id, **fields):
-    return post(client, "update_progress", {"driver_id": driver_id, **fields})
+from tests.helpers import (
+    days_ago,
+    error_of,
+    get,
+    noon,
+    post,
+    send_progress,
+    set_target,
+)
 
 
 def totals(client, driver_id):
@@ -39,9 +34,9 @@ def event_id():
 
 def test_increments_add_up_and_answer_the_new_totals(client, driver_id):
     set_target(client, driver_id)
-    first = progress(client, driver_id, deliveries=2, revenue="10.25")
+    first = send_progress(client, driver_id, deliveries=2, revenue="10.25")
     assert first.status_code == 200, first.get_json()
-    second = progress(client, driver_id, deliveries=3, revenue=5.5, status="busy").get_json()
+    second = send_progress(client, driver_id, deliveries=3, revenue=5.5, status="busy").get_json()
     assert second["replayed"] is False
     assert (second["current_deliveries"], second["current_revenue"]) == (5, 15.75)
     assert second["status"] == "busy"
@@ -51,8 +46,8 @@ def test_increments_add_up_and_answer_the_new_totals(client, driver_id):
 
 def test_negative_values_correct_the_total(client, driver_id):
     set_target(client, driver_id)
-    progress(client, driver_id, deliveries=5, revenue="50")
-    response = progress(client, driver_id, deliveries=-2, revenue="-20.5")
+    send_progress(client, driver_id, deliveries=5, revenue="50")
+    response = send_progress(client, driver_id, deliveries=-2, revenue="-20.5")
     assert response.status_code == 200
     assert totals(client, driver_id)[:2] == (3, 29.5)
 
@@ -62,15 +57,15 @@ def test_negative_values_correct_the_total(client, driver_id):
 )
 def test_a_total_below_zero_is_409_and_changes_nothing(client, driver_id, fields, field):
     set_target(client, driver_id)
-    progress(client, driver_id, deliveries=3, revenue="29.5")
+    send_progress(client, driver_id, deliveries=3, revenue="29.5")
     ledger_id = event_id()
-    response = progress(client, driver_id, status="busy", event_id=ledger_id, **fields)
+    response = send_progress(client, driver_id, status="busy", event_id=ledger_id, **fields)
     assert response.status_code == 409
     error = error_of(response)
     assert (error["code"], error["field"]) == ("negative_total", field)
     assert totals(client, driver_id) == (3, 29.5, "available")
     # The refused event left no trace in the ledger: sent again it is refused again, not replayed.
-    assert progress(client, driver_id, event_id=ledger_id, **fields).status_code == 409
+    assert send_progress(client, driver_id, event_id=ledger_id, **fields).status_code == 409
 
 
 @pytest.mark.parametrize(
@@ -84,7 +79,7 @@ def test_a_total_past_its_column_is_409_and_changes_nothing(
     client, engine, driver_id, column, near_limit, fields
 ):
     set_target(client, driver_id)
-    progress(client, driver_id, deliveries=1)
+    send_progress(client, driver_id, deliveries=1)
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -93,14 +88,14 @@ def test_a_total_past_its_column_is_409_and_changes_nothing(
             {"value": near_limit, "d": driver_id},
         )
     before = totals(client, driver_id)
-    response = progress(client, driver_id, event_id=event_id(), **fields)
+    response = send_progress(client, driver_id, event_id=event_id(), **fields)
     assert response.status_code == 409, response.get_json()
     assert error_of(response)["code"] == "total_out_of_range"
     assert totals(client, driver_id) == before
 
 
 def test_an_unknown_driver_is_404(client, driver_id):
-    response = progress(client, driver_id, deliveries=1)
+    response = send_progress(client, driver_id, deliveries=1)
     assert response.status_code == 404
     error = error_of(response)
     assert (error["code"], error["field"]) == ("driver_not_found", "driver_id")
@@ -124,7 +119,7 @@ def test_an_unknown_driver_is_404(client, driver_id):
 )
 def test_bad_fields_are_400_and_named(client, driver_id, fields, field):
     set_target(client, driver_id)
-    response = progress(client, driver_id, **fields)
+    response = send_progress(client, driver_id, **fields)
     assert response.status_code == 400
     error = error_of(response)
     assert (error["code"], error["field"]) == ("invalid_input", field)
@@ -133,18 +128,20 @@ def test_bad_fields_are_400_and_named(client, driver_id, fields, field):
 
 def test_an_event_that_says_nothing_is_400(client, driver_id):
     set_target(client, driver_id)
-    assert progress(client, driver_id).status_code == 400
+    assert send_progress(client, driver_id).status_code == 400
     assert post(client, "update_progress", {"deliveries": 1}).status_code == 400
 
 
 def test_a_replayed_event_id_changes_nothing(client, driver_id):
     set_target(client, driver_id)
     ev = event_id()
-    first = progress(client, driver_id, deliveries=2, revenue="7", status="busy", event_id=ev)
+    first = send_progress(client, driver_id, deliveries=2, revenue="7", status="busy", event_id=ev)
     assert first.get_json()["replayed"] is False
-    progress(client, driver_id, status="break")
+    send_progress(client, driver_id, status="break")
 
-    again = progress(client, driver_id, deliveries=2, revenue="7.00", status="busy", event_id=ev)
+    again = send_progress(
+        client, driver_id, deliveries=2, revenue="7.00", status="busy", event_id=ev
+    )
     assert again.status_code == 200
     body = again.get_json()
     assert body["replayed"] is True
@@ -165,8 +162,10 @@ def test_an_event_id_reused_for_another_event_is_409(client, driver_id, changed,
     other = f"{driver_id}-other"
     set_target(client, driver_id, other)
     original = {"deliveries": 2, "revenue": "7", "status": "busy", "event_id": event_id()}
-    progress(client, driver_id, **original)
-    response = progress(client, other if to_other_driver else driver_id, **{**original, **changed})
+    send_progress(client, driver_id, **original)
+    response = send_progress(
+        client, other if to_other_driver else driver_id, **{**original, **changed}
+    )
     assert response.status_code == 409
     error = error_of(response)
     assert (error["code"], error["field"]) == ("event_id_reused", "event_id")
@@ -230,7 +229,8 @@ def test_one_bad_event_in_a_batch_applies_nothing(client, driver_id, bad, status
     assert totals(client, driver_id) == (0, 0, "available")
     # The first event's id was not kept: it counts when sent again.
     assert (
-        progress(client, driver_id, deliveries=2, event_id=first_id).get_json()["replayed"] is False
+        send_progress(client, driver_id, deliveries=2, event_id=first_id).get_json()["replayed"]
+        is False
     )
 
 
@@ -258,7 +258,7 @@ def test_concurrent_increments_lose_nothing(app, client, driver_id):
         own = Client(app)
         statuses = []
         for _ in range(per_thread):
-            statuses.append(progress(own, driver_id, deliveries=1, revenue="0.25").status_code)
+            statuses.append(send_progress(own, driver_id, deliveries=1, revenue="0.25").status_code)
         return statuses
 
     with ThreadPoolExecutor(threads) as pool:
@@ -275,7 +275,7 @@ def test_concurrent_replays_of_one_event_count_once(app, client, driver_id):
     def send(_):
         own = Client(app)
         start.wait()
-        response = progress(own, driver_id, deliveries=3, revenue="1.5", event_id=ev)
+        response = send_progress(own, driver_id, deliveries=3, revenue="1.5", event_id=ev)
         return response.status_code, response.get_json()["replayed"]
 
     with ThreadPoolExecutor(12) as pool:
@@ -288,14 +288,14 @@ def test_concurrent_replays_of_one_event_count_once(app, client, driver_id):
 def test_occurred_at_more_than_5_minutes_ahead_is_400(client, driver_id):
     set_target(client, driver_id)
     now = dt.datetime.now(dt.UTC)
-    ahead = progress(
+    ahead = send_progress(
         client, driver_id, deliveries=1, occurred_at=(now + dt.timedelta(minutes=6)).isoformat()
     )
     assert ahead.status_code == 400
     assert error_of(ahead)["code"] == "occurred_in_future"
     # A device clock a little ahead is tolerated.
     skewed = now + dt.timedelta(minutes=2)
-    accepted = progress(client, driver_id, deliveries=1, occurred_at=skewed.isoformat())
+    accepted = send_progress(client, driver_id, deliveries=1, occurred_at=skewed.isoformat())
     assert accepted.status_code == 200
     # Its own business day, which is tomorrow's in the two minutes before midnight.
     body = accepted.get_json()
@@ -308,21 +308,21 @@ def test_occurred_at_older_than_late_event_days_is_409(client, driver_id):
     set_target(client, driver_id)
     days = get_settings().late_event_days
     old = dt.datetime.now(dt.UTC) - dt.timedelta(days=days + 1)
-    response = progress(client, driver_id, deliveries=1, occurred_at=old.isoformat())
+    response = send_progress(client, driver_id, deliveries=1, occurred_at=old.isoformat())
     assert response.status_code == 409
     error = error_of(response)
     assert (error["code"], error["field"]) == ("too_late", "occurred_at")
 
 
 def test_an_event_for_a_closed_day_adjusts_its_history(fresh_engine, client):
-    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    noon = dt.datetime.combine(yesterday, dt.time(12), dt.UTC).isoformat()
+    yesterday = days_ago(1)
+    at_noon = noon(yesterday)
     set_target(client, "worked", "absent", deliveries=4, revenue="100")
-    progress(client, "worked", deliveries=3, revenue="100", occurred_at=noon)
+    send_progress(client, "worked", deliveries=3, revenue="100", occurred_at=at_noon)
     closed = post(client, "snapshot_daily", {"date": yesterday.isoformat()}).get_json()
     assert closed["drivers_snapshotted"] == 1
 
-    late = progress(client, "worked", deliveries=1, occurred_at=noon)
+    late = send_progress(client, "worked", deliveries=1, occurred_at=at_noon)
     assert late.status_code == 200, late.get_json()
     body = late.get_json()
     assert (body["business_date"], body["day_closed"]) == (yesterday.isoformat(), True)
@@ -332,7 +332,7 @@ def test_an_event_for_a_closed_day_adjusts_its_history(fresh_engine, client):
     assert row["achievement_percentage"] == 100
     assert totals(client, "worked")[0] == 0  # today is untouched
 
-    missing = progress(client, "absent", deliveries=1, occurred_at=noon, event_id="late-1")
+    missing = send_progress(client, "absent", deliveries=1, occurred_at=at_noon, event_id="late-1")
     assert missing.status_code == 409
     assert error_of(missing)["code"] == "no_such_day"
     with fresh_engine.connect() as conn:
@@ -365,7 +365,7 @@ def test_plain_increments_alongside_batches_and_set_targets_all_succeed(app, cli
 
     def singles(_):
         own = Client(app)
-        return [progress(own, driver_id, deliveries=1).status_code for _ in range(40)]
+        return [send_progress(own, driver_id, deliveries=1).status_code for _ in range(40)]
 
     def batches(_):
         own = Client(app)
@@ -392,7 +392,7 @@ def test_status_events_alongside_set_targets_all_succeed(app, client):
     def statuses(offset):
         own = Client(app)
         return [
-            progress(own, drivers[(n + offset) % 100], deliveries=1, status="busy").status_code
+            send_progress(own, drivers[(n + offset) % 100], deliveries=1, status="busy").status_code
             for n in range(150)
         ]
 

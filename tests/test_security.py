@@ -31,9 +31,7 @@ from shared.db.translate import translate
 from shared.errors import DatabaseUnavailable
 from shared.registry import NAMES as FUNCTION_NAMES
 from shared.settings import Settings
-from tests.conftest import use_database
-from tests.helpers import error_of, get, post
-from tests.served import free_port
+from tests.helpers import error_of, free_port, get, post, using_database
 
 SOURCE_DIRS = ("shared", "functions")
 # The only request headers the code reads, and what for: neither grants anything.
@@ -174,6 +172,7 @@ def _settings(port: int, host: str, *, url: bool) -> Settings:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("url", [False, True], ids=["DB_SSL", "sslmode"])
 def test_tls_refuses_a_certificate_from_an_untrusted_ca(
     tls_postgres: tuple[int, Path], url: bool, monkeypatch: pytest.MonkeyPatch
@@ -184,6 +183,7 @@ def test_tls_refuses_a_certificate_from_an_untrusted_ca(
     assert "certificate" in error.verify_message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("url", [False, True], ids=["DB_SSL", "sslmode"])
 def test_tls_refuses_a_trusted_certificate_for_another_name(
     tls_postgres: tuple[int, Path], url: bool, monkeypatch: pytest.MonkeyPatch
@@ -194,6 +194,7 @@ def test_tls_refuses_a_trusted_certificate_for_another_name(
     assert "mismatch" in error.verify_message or "IP address" in error.verify_message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("url", [False, True], ids=["DB_SSL", "sslmode"])
 def test_tls_connects_when_the_certificate_and_name_check_out(
     tls_postgres: tuple[int, Path], url: bool, monkeypatch: pytest.MonkeyPatch
@@ -225,16 +226,14 @@ def test_without_tls_asked_for_no_unverified_tls_is_tried() -> None:
     assert plain == [False, False, False]
 
 
+@pytest.mark.slow
 def test_an_unverifiable_database_certificate_is_a_503(
     tls_postgres: tuple[int, Path], app: Any, session_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port, _ = tls_postgres
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    use_database(f"postgresql://postgres@localhost:{port}/postgres?sslmode=require")
-    try:
+    with using_database(f"postgresql://postgres@localhost:{port}/postgres?sslmode=require"):
         response = Client(app).get("/get_targets?limit=1")
-    finally:
-        use_database(session_database)
     assert response.status_code == 503
     assert error_of(response)["code"] == "database_unavailable"
 

@@ -14,24 +14,9 @@ import sqlalchemy as sa
 from werkzeug.test import Client
 
 from shared.fleet.days.snapshot import snapshot_day
-from tests.conftest import use_database
-from tests.helpers import error_of, get, post
+from tests.helpers import error_of, get, noon, post, progress, settings_env, today
 
 SCHEDULE_TIME = "X-CloudScheduler-ScheduleTime"
-
-
-def utc_today():
-    return dt.datetime.now(dt.UTC).date()
-
-
-def noon(day):
-    return dt.datetime.combine(day, dt.time(12), dt.UTC).isoformat()
-
-
-def progress(client, driver_id, **fields):
-    response = post(client, "update_progress", {"driver_id": driver_id, **fields})
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
 
 
 def snapshot(client, body=None, **kwargs):
@@ -51,7 +36,7 @@ def history_of(client, driver_id):
 
 
 def test_the_day_goes_to_history_and_the_next_starts(fresh_engine, client):
-    yesterday = utc_today() - dt.timedelta(days=1)
+    yesterday = today() - dt.timedelta(days=1)
     post(client, "set_targets", [{"driver_id": d} for d in ("a", "b", "c")])
     progress(client, "a", deliveries=4, revenue="40.5", occurred_at=noon(yesterday))
     progress(client, "b", deliveries=1, occurred_at=noon(yesterday))
@@ -93,7 +78,7 @@ def test_the_day_goes_to_history_and_the_next_starts(fresh_engine, client):
 
 
 def test_reset_false_keeps_statuses_and_is_remembered(fresh_engine, client):
-    yesterday = utc_today() - dt.timedelta(days=1)
+    yesterday = today() - dt.timedelta(days=1)
     post(client, "set_targets", [{"driver_id": "a"}])
     progress(client, "a", deliveries=1, occurred_at=noon(yesterday))
     progress(client, "a", status="busy")
@@ -108,17 +93,16 @@ def test_reset_false_keeps_statuses_and_is_remembered(fresh_engine, client):
 
 
 @pytest.fixture
-def tokyo(databases, session_database):
+def tokyo(fresh_engine):
     """A database of the test's own with FLEET_TIMEZONE=Asia/Tokyo (UTC+9, no DST)."""
-    use_database(databases.create(), FLEET_TIMEZONE="Asia/Tokyo")
-    yield ZoneInfo("Asia/Tokyo")
-    use_database(session_database, FLEET_TIMEZONE="UTC")
+    with settings_env(FLEET_TIMEZONE="Asia/Tokyo"):
+        yield ZoneInfo("Asia/Tokyo")
 
 
 def test_the_scheduled_time_names_the_day_before_in_the_fleet_zone(tokyo, client):
     # 20:00 UTC is 05:00 the next day in Tokyo: the run closes the Tokyo date before that,
     # which is the UTC date of the scheduled time, not the day before it.
-    scheduled = dt.datetime.combine(utc_today() - dt.timedelta(days=2), dt.time(20), dt.UTC)
+    scheduled = dt.datetime.combine(today() - dt.timedelta(days=2), dt.time(20), dt.UTC)
     closing = scheduled.date()
     post(client, "set_targets", [{"driver_id": "t"}])
     on_that_day = progress(
@@ -168,7 +152,7 @@ def test_a_late_event_from_a_driver_being_reset_does_not_deadlock_the_snapshot(
     set_target_response = post(client, "set_targets", [{"driver_id": "late-busy"}])
     assert set_target_response.status_code == 200
     progress(client, "late-busy", deliveries=1, status="busy")
-    today = utc_today()
+    day = today()
 
     event = fresh_engine.connect()
     event.begin()
@@ -180,7 +164,7 @@ def test_a_late_event_from_a_driver_being_reset_does_not_deadlock_the_snapshot(
 
     def close_today() -> None:
         try:
-            outcome["result"] = snapshot_day(fresh_engine, date=today, reset=True, timezone="UTC")
+            outcome["result"] = snapshot_day(fresh_engine, date=day, reset=True, timezone="UTC")
         except Exception as exc:
             outcome["error"] = exc
 
@@ -189,7 +173,7 @@ def test_a_late_event_from_a_driver_being_reset_does_not_deadlock_the_snapshot(
     try:
         time.sleep(0.5)  # the snapshot is waiting for a lock by now
         # Its next step: the day's row. With the snapshot holding the day, this deadlocked.
-        event.execute(sa.text("SELECT lock_business_day(:d)"), {"d": today})
+        event.execute(sa.text("SELECT lock_business_day(:d)"), {"d": day})
         event.commit()
     finally:
         event.close()
@@ -200,13 +184,13 @@ def test_a_late_event_from_a_driver_being_reset_does_not_deadlock_the_snapshot(
 
 
 def test_closing_tomorrow_by_hand_leaves_today_usable(fresh_engine, client):
-    tomorrow = utc_today() + dt.timedelta(days=1)
+    tomorrow = today() + dt.timedelta(days=1)
     assert snapshot(client, {"date": tomorrow.isoformat()}).status_code == 200
     # Today was not open yet: it must not become a never-opened day behind a closed later one.
     targets = post(client, "set_targets", [{"driver_id": "after-tomorrow-closed"}])
     assert targets.status_code == 200, targets.get_json()
     counted = progress(client, "after-tomorrow-closed", deliveries=1)
-    assert counted["business_date"] == utc_today().isoformat()
+    assert counted["business_date"] == today().isoformat()
 
 
 @pytest.mark.parametrize(
@@ -237,7 +221,7 @@ def test_other_methods_are_405(client):
 def test_events_racing_the_snapshot_are_all_counted(fresh_engine, app, client):
     """Events for the day being closed land either in its day rows (moved by the snapshot) or,
     once it is closed, in its history rows; events without occurred_at stay on today."""
-    yesterday = utc_today() - dt.timedelta(days=1)
+    yesterday = today() - dt.timedelta(days=1)
     drivers = [f"r{n}" for n in range(4)]
     per_driver = 40
     post(client, "set_targets", [{"driver_id": d} for d in drivers])

@@ -3,14 +3,10 @@ revenue; ties share a rank (1, 2, 2, 4) and are listed by driver_id."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-import sqlalchemy as sa
 
 from shared.db.instance import get_engine
-from tests.conftest import use_database
-from tests.helpers import error_of, get
+from tests.helpers import add_history, days_ago, error_of, get, using_database
 
 FIELDS = (
     "rank",
@@ -37,25 +33,15 @@ HISTORY = [
 @pytest.fixture(scope="module")
 def board(databases, session_database):
     """One database for the module: the history above, read by every test here."""
-    use_database(databases.create())
-    today = dt.datetime.now(dt.UTC).date()
-    with get_engine().begin() as conn:
-        for driver_id, days_ago, deliveries, revenue in HISTORY:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO driver_performance_history (driver_id, date,"
-                    " deliveries_completed, revenue_generated, target_deliveries, target_revenue)"
-                    " VALUES (:driver_id, :date, :deliveries, :revenue, 10, 100)"
-                ),
-                {
-                    "driver_id": driver_id,
-                    "date": today - dt.timedelta(days=days_ago),
-                    "deliveries": deliveries,
-                    "revenue": revenue,
-                },
-            )
-    yield
-    use_database(session_database)
+    with using_database(databases.create_migrated()):
+        add_history(
+            get_engine(),
+            *(
+                {"driver_id": d, "date": days_ago(n), "deliveries": deliveries, "revenue": revenue}
+                for d, n, deliveries, revenue in HISTORY
+            ),
+        )
+        yield
 
 
 def ranking(client, **params):

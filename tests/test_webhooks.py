@@ -16,8 +16,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.test import Client
 
 from shared.logs import CloudLoggingFormatter
-from tests.helpers import error_of, get, post
-from tests.webhook_receiver import settings_env
+from tests.helpers import error_of, get, post, progress, set_target, settings_env
 
 LOCAL_URL = "http://127.0.0.1:9/hooks"
 
@@ -52,17 +51,6 @@ def deliveries_to(engine: Engine, subscription_id: str) -> int:
             sa.text("SELECT count(*) FROM webhook_deliveries WHERE subscription_id = :id"),
             {"id": subscription_id},
         ).scalar_one()
-
-
-def set_target(client: Client, driver_id: str, deliveries: int = 10, revenue: str = "0") -> None:
-    body = [{"driver_id": driver_id, "target_deliveries": deliveries, "target_revenue": revenue}]
-    assert post(client, "set_targets", body).status_code == 200
-
-
-def progress(client: Client, driver_id: str, **fields: object) -> dict:
-    response = post(client, "update_progress", {"driver_id": driver_id, **fields})
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
 
 
 # --- manage_webhooks -------------------------------------------------------------------------

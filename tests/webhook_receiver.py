@@ -13,6 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import settings_env
+
+# settings_env lives in tests.helpers; still importable from here.
+__all__ = ["Pause", "Received", "Receiver", "running_receiver", "settings_env"]
+
 
 @dataclass(frozen=True)
 class Received:
@@ -101,7 +106,8 @@ def running_receiver(tls: tuple[Path, Path] | None = None) -> Iterator[Receiver]
         server.socket = context.wrap_socket(server.socket, server_side=True)
     receiver = Receiver(server, "https" if tls else "http")
     server.RequestHandlerClass = _handler(receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for the loop to see it, 0.5 s by default, once per test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield receiver
@@ -109,24 +115,3 @@ def running_receiver(tls: tuple[Path, Path] | None = None) -> Iterator[Receiver]
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-@contextmanager
-def settings_env(**values: str) -> Iterator[None]:
-    """Sets environment settings for the block (the settings cache is rebuilt both ways)."""
-    import os
-
-    from shared.settings import get_settings
-
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-        get_settings.cache_clear()

@@ -4,11 +4,10 @@ on today's business date whatever the hour the suite runs."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from shared.settings import get_settings
+from tests.helpers import settings_env
 
 
 def midday_zone_name(now: dt.datetime | None = None) -> str:
@@ -22,14 +21,5 @@ def midday_zone_name(now: dt.datetime | None = None) -> str:
 def midday_zone() -> Iterator[str]:
     """Sets FLEET_TIMEZONE for the functions while the block runs."""
     name = midday_zone_name()
-    previous = os.environ.get("FLEET_TIMEZONE")
-    os.environ["FLEET_TIMEZONE"] = name
-    get_settings.cache_clear()
-    try:
+    with settings_env(FLEET_TIMEZONE=name):
         yield name
-    finally:
-        if previous is None:
-            os.environ.pop("FLEET_TIMEZONE", None)
-        else:
-            os.environ["FLEET_TIMEZONE"] = previous
-        get_settings.cache_clear()

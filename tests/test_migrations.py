@@ -4,7 +4,6 @@ instances start at once, refused when an applied file changed or disappeared."""
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 
@@ -16,9 +15,8 @@ from shared.db.instance import get_engine
 from shared.db.migrations import MIGRATIONS_DIR, load_migrations, migrate
 from shared.errors import MigrationError
 from shared.settings import Settings
-from tests.conftest import use_database
+from tests.helpers import PROJECT_ROOT, child_env, use_database
 
-PROJECT_ROOT = MIGRATIONS_DIR.parent
 # Versioned files by number, then the repeatable ones (repeatable/<area>.sql, version R:<area>).
 SHIPPED = sorted(MIGRATIONS_DIR.glob("*.sql")) + sorted(MIGRATIONS_DIR.glob("repeatable/*.sql"))
 
@@ -29,16 +27,6 @@ def shipped_version(path):
 
 def shipped_name(path):
     return str(path.relative_to(MIGRATIONS_DIR))
-
-
-def child_env(database_url, **settings):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "INSTANCE_CONNECTION_NAME", "DB_HOST"}
-    }
-    env.update(DATABASE_URL=database_url, MIGRATE_ON_START="true", **settings)
-    return env
 
 
 def fleet_migrate(database_url):
@@ -125,6 +113,7 @@ def test_a_badly_named_file_is_refused(tmp_path):
         load_migrations(tmp_path)
 
 
+@pytest.mark.slow
 def test_start_up_stops_when_the_database_has_an_edited_migration(empty_database, session_database):
     url, engine = empty_database
     migrate(engine)
@@ -144,6 +133,7 @@ def test_start_up_stops_when_the_database_has_an_edited_migration(empty_database
     assert "changed after it was applied" in cli.stderr
 
 
+@pytest.mark.slow
 def test_eight_instances_starting_at_once_apply_each_migration_once(empty_database):
     url, engine = empty_database
     starts = [
@@ -163,6 +153,7 @@ def test_eight_instances_starting_at_once_apply_each_migration_once(empty_databa
     assert {"driver_targets", "driver_performance_history"} <= public_tables(engine)
 
 
+@pytest.mark.slow
 def test_by_hand_it_prints_what_it_applied_then_nothing(empty_database):
     url, _ = empty_database
 

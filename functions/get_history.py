@@ -16,7 +16,6 @@ from shared.settings import get_settings
 from shared.web import csv_reply
 from shared.web.body import parse_query
 from shared.web.endpoint import Reply, endpoint
-from shared.web.replies import field_names
 
 
 @functions_framework.http
@@ -29,7 +28,7 @@ def get_history(request: flask.Request) -> Reply:
     )
     rows = history.driver_history(engine, query.driver_id, window=window)
     if csv_reply.wants_csv(request, query.format):
-        return csv_reply.csv_response(field_names(HistoryDay), rows, filename="history.csv")
+        return csv_reply.csv_response(engine, HistoryDay, rows, filename="history.csv")
     return {
         "driver_id": query.driver_id,
         "days": query.days,

@@ -31,7 +31,7 @@ def get_targets(request: flask.Request) -> Reply:
         driver = targets.get_driver(get_engine(), query.driver_id, timezone=timezone)
         if as_csv:
             return csv_reply.csv_response(
-                field_names(DriverProgress), [driver], filename="driver.csv"
+                get_engine(), DriverProgress, [driver], filename="driver.csv"
             )
         return driver
     if as_csv:

@@ -11,7 +11,7 @@ import functions_framework
 from shared.db.instance import get_engine
 from shared.fleet import calendar
 from shared.fleet.boards import operations as boards
-from shared.fleet.boards.replies import row_fields
+from shared.fleet.boards.replies import Performer, TeamRank, row_fields
 from shared.fleet.boards.requests import TopPerformersQuery
 from shared.settings import get_settings
 from shared.web import csv_reply
@@ -47,7 +47,8 @@ def top_performers(request: flask.Request) -> Reply:
         fields = row_fields(
             query.group_by, compare=query.compare is not None, viewer=query.viewer is not None
         )
-        return csv_reply.csv_response(fields, rows, filename=f"top_{key}.csv")
+        model = TeamRank if query.group_by == "team" else Performer
+        return csv_reply.csv_response(engine, model, rows, filename=f"top_{key}.csv", fields=fields)
     return {
         "metric": query.metric,
         "group_by": query.group_by,

@@ -10,7 +10,6 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from shared.web.csv_reply import neutralise
 from tests.helpers import error_of, get, post
 
 
@@ -22,12 +21,18 @@ def rows_of(response):
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
-def test_formula_cells_are_neutralised(text):
-    assert neutralise(text) == "'" + text
+def test_formula_cells_are_neutralised(fresh_engine, client, text):
+    assert post(client, "set_targets", [{"driver_id": "f1", "team": text}]).status_code == 200
+    for response in [
+        get(client, "get_targets", driver_id="f1", format="csv"),
+        get(client, "get_targets", format="csv"),
+    ]:
+        assert rows_of(response)[1][1] == "'" + text
 
 
-def test_plain_text_is_left_alone():
-    assert neutralise("driver 7") == "driver 7"
+def test_plain_text_is_left_alone(fresh_engine, client):
+    post(client, "set_targets", [{"driver_id": "driver 7", "team": "a'b"}])
+    assert rows_of(get(client, "get_targets", format="csv"))[1][:2] == ["driver 7", "a'b"]
 
 
 def test_full_export_has_every_driver_of_the_team_quoted_and_neutralised(
@@ -37,7 +42,15 @@ def test_full_export_has_every_driver_of_the_team_quoted_and_neutralised(
 
     # Small batches, so the export crosses several keyset pages.
     monkeypatch.setattr(export, "EXPORT_BATCH", 3)
-    hostile = ['=HYPERLINK("http://x")', "+cmd", "-2", "@a", 'comma, "quote"', "línea\nnueva"]
+    # Each as given, and as its cell reads back (the formula guard's leading ').
+    hostile = {
+        '=HYPERLINK("http://x")': '\'=HYPERLINK("http://x")',
+        "+cmd": "'+cmd",
+        "-2": "'-2",
+        "@a": "'@a",
+        'comma, "quote"': 'comma, "quote"',
+        "línea\nnueva": "línea\nnueva",
+    }
     drivers = [{"driver_id": f"d{n:02d}", "team": "t1"} for n in range(7)]
     drivers += [{"driver_id": text, "team": "t1"} for text in hostile]
     drivers += [{"driver_id": "other", "team": "t2"}]
@@ -48,7 +61,7 @@ def test_full_export_has_every_driver_of_the_team_quoted_and_neutralised(
     assert header[:3] == ["driver_id", "team", "status"]
     assert "active_minutes" in header
     listed = {row[0] for row in body}
-    expected = {f"d{n:02d}" for n in range(7)} | {neutralise(text) for text in hostile}
+    expected = {f"d{n:02d}" for n in range(7)} | set(hostile.values())
     assert listed == expected
     assert len(body) == len(expected)
     assert {row[1] for row in body} == {"t1"}

@@ -1,32 +1,33 @@
-"""CSV answers: RFC 4180 quoting, UTF-8, a header row, streamed in chunks.
+"""CSV answers: RFC 4180, UTF-8, a header row, LF line ends, streamed.
 
-Rows are written by the csv module, or, for the full driver export, by PostgreSQL in CSV
-format (the same quoting; shared.fleet.targets.export formats its cells the way `cell` does).
-Lines end in LF, so every CSV answer looks the same.
-
-Text cells that begin with `=`, `+`, `-`, `@`, tab or carriage return get a leading `'`, so a
-spreadsheet shows them instead of running them as formulas (driver ids and team names come
-from clients). Numbers are ours and are written as they are, a negative one included.
+Every cell is written by PostgreSQL with the one set of rules in migrations/repeatable/csv.sql
+(shared.web.csv_sql builds the SQL from the reply model): text from clients neutralised against
+spreadsheet formulas and quoted when it needs to be, booleans as true/false, times in UTC ISO
+8601 with six fraction digits, numbers as the database writes them, null as an empty cell. A
+short reply's rows (one driver, a history, a board) are sent back to the database to be written
+(one round trip on the CSV path only); the full driver export writes its lines in its own
+statements (shared.fleet.targets.export).
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import flask
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+
+from shared.web import csv_sql
+from shared.web.replies import field_names
 
 Item = TypeVar("Item")
 
 CSV_MIMETYPE = "text/csv"
+# The text prefixes csv_text (migrations/repeatable/csv.sql) guards with a `'`: what
+# shared.fleet.targets.csv_input undoes when an export comes back as set_targets' body.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# Rows per chunk handed to the server: few writes, small buffers.
-ROWS_PER_CHUNK = 500
 
 
 def wants_csv(request: flask.Request, format_: str | None) -> bool:
@@ -35,40 +36,6 @@ def wants_csv(request: flask.Request, format_: str | None) -> bool:
         return format_ == "csv"
     best = request.accept_mimetypes.best_match(["application/json", CSV_MIMETYPE])
     return best == CSV_MIMETYPE
-
-
-def neutralise(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return neutralise(value)
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal | int | float):
-        return value
-    return neutralise(str(value))
-
-
-def render(fields: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """The header, then the rows, as text chunks of up to ROWS_PER_CHUNK rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(fields)
-    for count, row in enumerate(rows, start=1):
-        writer.writerow([cell(row.get(field)) for field in fields])
-        if count % ROWS_PER_CHUNK == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    tail = buffer.getvalue()
-    if tail:
-        yield tail
 
 
 def primed(items: Iterable[Item]) -> Iterator[Item]:
@@ -81,10 +48,18 @@ def primed(items: Iterable[Item]) -> Iterator[Item]:
 
 
 def csv_response(
-    fields: Sequence[str], rows: Iterable[dict[str, Any]], *, filename: str
+    engine: Engine,
+    model: type[BaseModel],
+    rows: Sequence[dict[str, Any]],
+    *,
+    filename: str,
+    fields: Sequence[str] | None = None,
 ) -> flask.Response:
-    """A text/csv response of rows written here."""
-    return _streamed((chunk.encode("utf-8") for chunk in render(fields, rows)), filename)
+    """A text/csv response of a short reply's rows of `model` (its `fields`, by default all of
+    them), written by the database before the response starts."""
+    columns = field_names(model) if fields is None else fields
+    body = csv_sql.format_rows(engine, model, columns, rows)
+    return _streamed([csv_sql.header(columns), body], filename)
 
 
 def csv_lines_response(
@@ -92,8 +67,7 @@ def csv_lines_response(
 ) -> flask.Response:
     """A text/csv response of CSV lines already written (by the export's SQL): the header, then
     `lines`, which may be a generator holding a database connection."""
-    header = next(render(fields, [])).encode("utf-8")
-    return _streamed(itertools.chain([header], lines), filename)
+    return _streamed(itertools.chain([csv_sql.header(fields)], lines), filename)
 
 
 def _streamed(body: Iterable[bytes], filename: str) -> flask.Response:

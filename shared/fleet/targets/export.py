@@ -9,45 +9,42 @@ from sqlalchemy.engine import Engine
 
 from shared.db.translate import translated_errors
 from shared.fleet.targets.operations import DRIVER_TODAY
+from shared.fleet.targets.replies import DriverProgress
+from shared.web import csv_sql
+from shared.web.replies import field_names
 
 _READ_ONLY = sa.text("SET TRANSACTION READ ONLY")
 
 # One batch of the CSV export as one text value: each driver's line holds DriverProgress' fields
-# (the CSV columns) with cells written as shared.web.csv_reply writes them (driver_id and team
-# neutralised, then quoted per RFC 4180 when they hold a quote, comma, CR or LF; booleans as
-# true/false; times in ISO 8601 UTC), the lines joined in driver_id order. One value per batch
-# instead of one row per driver keeps per-row decoding in the driver out of the way. :after is the
-# previous batch's `last` ('' sorts before every driver id).
+# (the CSV columns; the middle SELECT names a column after each), its cells written by the SQL
+# functions every CSV answer uses (see shared.web.csv_sql), the lines joined in driver_id order.
+# One value per batch instead of one row per driver keeps per-row decoding in the driver out of
+# the way. :after is the previous batch's `last` ('' sorts before every driver id).
 _EXPORT_BATCH = sa.text(
     """
 SELECT count(*) AS drivers, max(driver_id) AS last,
-       string_agg(line, E'\\n' ORDER BY position) || E'\\n' AS body
+       string_agg("""  # noqa: S608 (constant fragments and field names: no request text)
+    + csv_sql.line_expression(DriverProgress, field_names(DriverProgress))
+    + """, E'\\n' ORDER BY position) || E'\\n' AS body
 FROM (
-    SELECT driver_id, position,
-           concat_ws(',',
-               CASE WHEN id_text ~ '[",\\r\\n]'
-                    THEN '"' || replace(id_text, '"', '""') || '"' ELSE id_text END,
-               coalesce(CASE WHEN team_text ~ '[",\\r\\n]'
-                             THEN '"' || replace(team_text, '"', '""') || '"'
-                             ELSE team_text END, ''),
-               status, business_date,
-               target_deliveries, target_revenue, current_deliveries, current_revenue,
-               progress_percentage(current_deliveries, target_deliveries),
-               progress_percentage(current_revenue, target_revenue),
-               calculate_achievement_percentage(current_deliveries, target_deliveries,
-                                                current_revenue, target_revenue),
-               CASE WHEN current_deliveries >= target_deliveries THEN 'true' ELSE 'false' END,
-               CASE WHEN current_revenue >= target_revenue THEN 'true' ELSE 'false' END,
-               CASE WHEN current_deliveries >= target_deliveries
-                         AND current_revenue >= target_revenue THEN 'true' ELSE 'false' END,
-               active_seconds / 60,
-               to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24\\:MI\\:SS.US"+00\\:00"')
-           ) AS line
+    SELECT driver_id, team, status, business_date,
+           target_deliveries, target_revenue, current_deliveries, current_revenue,
+           progress_percentage(current_deliveries, target_deliveries) AS deliveries_percentage,
+           progress_percentage(current_revenue, target_revenue) AS revenue_percentage,
+           calculate_achievement_percentage(current_deliveries, target_deliveries,
+                                            current_revenue, target_revenue)
+               AS achievement_percentage,
+           current_deliveries >= target_deliveries AS deliveries_target_reached,
+           current_revenue >= target_revenue AS revenue_target_reached,
+           current_deliveries >= target_deliveries
+               AND current_revenue >= target_revenue AS target_achieved,
+           active_seconds / 60 AS active_minutes,
+           updated_at, position
     FROM (
         SELECT t.driver_id, t.team, t.status, business_today(:tz) AS business_date,
                -- Orders the lines by an integer: no second collation-aware sort of the ids.
                row_number() OVER (ORDER BY t.driver_id) AS position,
-"""  # noqa: S608 (constant fragments: no request text reaches the statement)
+"""
     + DRIVER_TODAY
     + """        FROM driver_targets t
         -- Bounded on d too: a merge join then starts at the batch, not at the first driver.
@@ -60,13 +57,7 @@ FROM (
         ORDER BY t.driver_id
         LIMIT :limit
     ) AS driver
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN left(driver.driver_id, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')
-                    THEN '''' || driver.driver_id ELSE driver.driver_id END AS id_text,
-               CASE WHEN left(driver.team, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')
-                    THEN '''' || driver.team ELSE driver.team END AS team_text
-    ) AS neutralised
-) AS lines
+) AS driver_row
 """
 )
 

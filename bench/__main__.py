@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cases, cases_boards, cases_webhooks
+from bench import cases, cases_auth, cases_boards, cases_webhooks
 from bench.cold_start import cold_start
 from bench.report import RESULTS_PATH, Result, table, write_json
 from bench.stack import FleetServer, Postgres, migrate
@@ -25,6 +25,7 @@ CASES = (
     "top_performers",
     "boards",
     "webhooks",
+    "auth",
     "cold_start",
 )
 
@@ -88,6 +89,9 @@ def run(selected: set[str], threads: int) -> list[Result]:
                 _log("progress_p50_webhook / deliver_1k")
                 log_path = directory / "server_webhooks.log"
                 results += cases_webhooks.webhooks(url, threads=threads, log_path=log_path)
+            if "auth" in selected:
+                _log("progress_p50_auth")
+                results.append(cases_auth.progress_auth(url, directory, threads=threads))
             if "cold_start" in selected:
                 _log("cold_start")
                 results.append(cold_start(url, directory))

@@ -107,8 +107,10 @@ class Http:
     def __init__(self, port: int, timeout: float = 120.0) -> None:
         self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        headers = {}
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        headers = dict(headers or {})
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -154,15 +156,18 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 class FleetServer:
-    """`fleet serve` (what `make run` runs) on a free port, pointed at the bench database."""
+    """`fleet serve` (what `make run` runs) on a free port, pointed at the bench database;
+    `env` adds settings (the AUTH_* of progress_p50_auth's verifying server)."""
 
-    def __init__(self, url: str, *, threads: int, log_path: Path) -> None:
+    def __init__(
+        self, url: str, *, threads: int, log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
             [str(FLEET), "serve", "--port", str(self.port), "--threads", str(threads)],
             cwd=PROJECT_ROOT,
-            env=server_env(url),
+            env=server_env(url, **(env or {})),
             stdin=subprocess.DEVNULL,
             # The one JSON log line per request is written, as in the cloud, and thrown away.
             stdout=subprocess.DEVNULL,

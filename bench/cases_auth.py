@@ -1,0 +1,89 @@
+"""progress_p50_auth: what checking the caller's token adds to the hot path.
+
+Two `fleet serve` stacks on the same database, both with this run's --threads: one with auth off
+(the local default), one with AUTH_MODE=jwt against the bench's own issuer (bench/issuer.py, a
+JWKS on 127.0.0.1). The same POST /update_progress for the same driver goes to each in
+alternating blocks (bench.cases.alternate), the second with a driver's token minted for that
+call (before its clock starts), so every call is verified from scratch.
+
+ours is the p50 with a token, the floor the p50 without: the goal, at most 0.1 ms added, is
+written as the ratio it means in this run, ours ÷ floor <= (floor + 0.1) / floor.
+`verifies_tokens` says whether the server refused a call without a token (401): when it did
+not, AUTH_MODE=jwt checked nothing per request and the figure measures only the setting.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+from bench import sql
+from bench.cases import alternate, percentile, today
+from bench.issuer import Issuer
+from bench.report import Result
+from bench.stack import FleetServer, Http, run_sql
+
+ADDED_MS_GOAL = 0.1
+DRIVER = "auth-000001"
+
+
+def progress_auth(url: str, directory: Path, *, threads: int) -> Result:
+    day = today(url)
+    run_sql(url, sql.LOAD_DRIVERS, params=("auth-", 1))
+    run_sql(url, sql.LOAD_DAY_ROWS, params=(day, "auth-"))
+    issuer = Issuer()
+    open_server = FleetServer(url, threads=threads, log_path=directory / "server_open.log")
+    try:
+        auth_server = FleetServer(
+            url, threads=threads, log_path=directory / "server_auth.log", env=issuer.server_env()
+        )
+    except BaseException:
+        open_server.stop()
+        issuer.close()
+        raise
+    open_client, auth_client = open_server.client(), auth_server.client()
+
+    def post_once(client: Http, token: str | None) -> float:
+        body = {"driver_id": DRIVER, "deliveries": 1, "event_id": uuid.uuid4().hex}
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        started = time.perf_counter()
+        status, reply = client.call("POST", "/update_progress", body, headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        if status != 200:
+            raise RuntimeError(f"POST /update_progress answered {status}: {reply}")
+        return elapsed
+
+    try:
+        # No token: refused when the server checks tokens per request (nothing is written).
+        status, _ = auth_client.call(
+            "POST", "/update_progress", {"driver_id": DRIVER, "deliveries": 1}
+        )
+        figures = alternate(
+            {
+                "ours": lambda: post_once(auth_client, issuer.driver_token(DRIVER)),
+                "floor": lambda: post_once(open_client, None),
+            }
+        )
+    finally:
+        open_client.close()
+        auth_client.close()
+        open_server.stop()
+        auth_server.stop()
+        issuer.close()
+    ours, floor = percentile(figures["ours"], 0.50), percentile(figures["floor"], 0.50)
+    return Result(
+        "progress_p50_auth",
+        ours,
+        floor,
+        "ms",
+        ("<=", round((floor + ADDED_MS_GOAL) / floor, 3)),
+        ratio_label="ours ÷ floor (+0.1 ms)",
+        extra={
+            "added_p50_ms": round(ours - floor, 3),
+            "ours_p99_ms": round(percentile(figures["ours"], 0.99), 3),
+            "floor_p99_ms": round(percentile(figures["floor"], 0.99), 3),
+            "verifies_tokens": status == 401,
+            "jwks_fetches": issuer.fetches,
+        },
+    )

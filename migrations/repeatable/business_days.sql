@@ -16,7 +16,9 @@ RETURN p_date::timestamp AT TIME ZONE p_timezone;
 -- caller's transaction; answers whether it is already closed. A past date that never opened while
 -- a later date is already closed (the service was not running then, or that night's snapshot
 -- never ran and a later one did) is no day to count on: an event for it would open a progress
--- row that no snapshot would ever close, and its progress would show nowhere.
+-- row that no snapshot would ever close, and its progress would show nowhere. A past date opened
+-- before any later one closed is fine: the next snapshot closes every open day before its own
+-- (shared/fleet/days/snapshot.py).
 CREATE OR REPLACE FUNCTION lock_business_day(p_date DATE) RETURNS BOOLEAN
 LANGUAGE plpgsql AS $$
 DECLARE

@@ -26,4 +26,9 @@ class SnapshotReply(ReplyModel):
     already_done: bool = Field(
         description="The day was closed by an earlier run; nothing was written."
     )
+    also_closed: list[dt.date] = Field(
+        description="Days still open before `date` (never today or later) that this run closed"
+        " first, oldest first, each on its own and without a reset: a past day an event opened"
+        " late, or one whose nightly run never came."
+    )
     pruned: Pruned

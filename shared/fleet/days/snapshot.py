@@ -84,6 +84,15 @@ WHERE driver_id = ANY(:driver_ids) AND status <> 'available'
 """)
 
 
+# The days still open before the one being closed, oldest first: days whose snapshot never ran
+# (the scheduler was down, or an event opened a past day no run would name again).
+_OPEN_DAYS_BEFORE = sa.text("""
+SELECT business_date FROM business_days
+WHERE closed_at IS NULL AND business_date < :before
+ORDER BY business_date
+""")
+
+
 def default_date(schedule_time: dt.datetime | None, timezone: str) -> dt.date:
     """The day before the scheduled time (or now) in the fleet's zone: a retry of the same
     scheduled run always names the same day."""
@@ -97,6 +106,11 @@ def snapshot_day(
     """Closes `date`: its progress rows become history rows, the day is recorded as closed, and
     (with reset) every driver starts the next day available. A closed day is never rewritten.
 
+    First, every day still open before `date` (never today or later) is closed, oldest first,
+    each in a transaction of its own and without a reset: otherwise a past day that opened late
+    (an event dated days ago) or whose night was missed would keep its rows open for ever, in no
+    history and no board. The answer lists them in `also_closed`.
+
     The statuses a reset sets are today's live ones: a day before yesterday named by hand (a
     catch-up, `by_hand`) is closed without it, and its answer says `"reset": false`. The
     scheduler's run names the day before its scheduled time, and resets as asked."""
@@ -109,6 +123,19 @@ def snapshot_day(
         )
     if by_hand and date < today - dt.timedelta(days=1):
         reset = False
+    with transaction(engine) as conn:
+        earlier = list(conn.execute(_OPEN_DAYS_BEFORE, {"before": min(date, today)}).scalars())
+    # A day another run closed meanwhile answers already_done: it was not closed by this one.
+    also_closed = [
+        day
+        for day in earlier
+        if not _close(engine, date=day, reset=False, timezone=timezone)["already_done"]
+    ]
+    return {**_close(engine, date=date, reset=reset, timezone=timezone), "also_closed": also_closed}
+
+
+def _close(engine: Engine, *, date: dt.date, reset: bool, timezone: str) -> dict[str, Any]:
+    """Closes one day in one transaction, or answers how an earlier run closed it."""
     with transaction(engine) as conn:
         conn.execute(_CLAIM_DAY, {"date": date, "tz": timezone})
         to_reset = list(conn.execute(_LOCK_DRIVERS_TO_RESET).scalars()) if reset else []

@@ -43,6 +43,14 @@ RETURNS BOOLEAN
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN p_target > 0 AND p_after >= p_target AND p_before < p_target;
 
+-- Money in the form the API writes it (shared/web/endpoint.py prints a NUMERIC as a Python
+-- float): the shortest digits with at least one decimal, 120.00 -> 120.0, 42.50 -> 42.5. JSONB
+-- keeps a numeric's scale as it is given, so without this a receiver would see 120.00 where the
+-- API answers 120.0 for the same amount.
+CREATE OR REPLACE FUNCTION json_money(p_amount NUMERIC) RETURNS NUMERIC
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN round(trim_scale(p_amount), greatest(scale(trim_scale(p_amount)), 1));
+
 CREATE OR REPLACE FUNCTION note_targets_crossed(
     p_driver_id TEXT, p_date DATE, p_team TEXT,
     p_old_deliveries INTEGER, p_deliveries INTEGER, p_target_deliveries INTEGER,
@@ -55,8 +63,8 @@ BEGIN
                                     p_target_deliveries, p_team);
     END IF;
     IF crosses_target(p_old_revenue, p_revenue, p_target_revenue) THEN
-        PERFORM note_target_reached(p_driver_id, p_date, 'revenue', p_revenue,
-                                    p_target_revenue, p_team);
+        PERFORM note_target_reached(p_driver_id, p_date, 'revenue', json_money(p_revenue),
+                                    json_money(p_target_revenue), p_team);
     END IF;
 END;
 $$;

@@ -13,6 +13,18 @@ from shared.auth.settings import AuthSettings
 
 DEFAULT_RETENTION_DAYS = 30
 
+# deliver_webhooks is called every minute and its one instance takes one request at a time: a
+# run must end well before the next call, or that call is refused. WEBHOOK_RUN_SECONDS is the
+# whole run, at most this.
+WEBHOOK_RUN_LIMIT_SECONDS = 45.0
+# Each database step of a run (claiming a batch, recording its results) has this statement
+# timeout, and a batch's sends are waited for one WEBHOOK_TIMEOUT_SECONDS plus this grace (the
+# threads' own start and the URL check's lookup): what a batch may take is known before it is
+# claimed, so a run claims one only if it fits.
+WEBHOOK_DB_STEP_SECONDS = 2.5
+WEBHOOK_SEND_GRACE_SECONDS = 1.0
+WEBHOOK_BATCH_OVERHEAD_SECONDS = 2 * WEBHOOK_DB_STEP_SECONDS + WEBHOOK_SEND_GRACE_SECONDS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -60,10 +72,10 @@ class Settings(BaseSettings):
     # a receiver on 127.0.0.1 can be used locally (http, loopback only).
     webhooks_allow_loopback_http: bool = False
     # A delivery is a 2xx answered within this many seconds.
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    # Deliveries sent at once by one deliverer, and how long one run of it keeps claiming.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    # Deliveries sent at once by one deliverer, and how long one run of it may last in all.
     webhook_concurrency: int = Field(default=16, ge=1, le=128)
-    webhook_run_seconds: float = Field(default=50.0, gt=0, le=3600)
+    webhook_run_seconds: float = Field(default=40.0, gt=0, le=WEBHOOK_RUN_LIMIT_SECONDS)
     google_cloud_project: str | None = None
 
     # Who may call (AUTH_*): a class of its own in shared/auth/, read from the same environment.
@@ -88,6 +100,21 @@ class Settings(BaseSettings):
                     f" ({self._shortest_retention()})"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _a_batch_fits_in_a_run(self) -> Settings:
+        if self.webhook_batch_seconds > self.webhook_run_seconds:
+            raise ValueError(
+                f"WEBHOOK_RUN_SECONDS ({self.webhook_run_seconds:g}) must fit one batch of"
+                f" deliveries: WEBHOOK_TIMEOUT_SECONDS ({self.webhook_timeout_seconds:g})"
+                f" + {WEBHOOK_BATCH_OVERHEAD_SECONDS:g} s"
+            )
+        return self
+
+    @property
+    def webhook_batch_seconds(self) -> float:
+        """The most one batch of deliveries takes: its claim, its sends and its recording."""
+        return self.webhook_timeout_seconds + WEBHOOK_BATCH_OVERHEAD_SECONDS
 
     def _shortest_retention(self) -> int:
         # A late event needs its ledger row (to be recognised if retried) and its day's

@@ -5,6 +5,10 @@ commits before anything is sent, so two deliverers never send the same delivery 
 no row lock is held over the network. The result is recorded only if the row is still the one
 that was claimed (same attempt number). If a deliverer dies mid-send, the lease runs out and
 the delivery is sent again: delivery is at least once, and receivers deduplicate on webhook-id.
+
+A run lasts at most WEBHOOK_RUN_SECONDS in all: each batch's claim, sends and recording are
+bounded, and a batch is claimed only if all three fit in what is left. What is still due waits
+for the next run (a minute later in the cloud).
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ import json
 import logging
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from shared.db.transactions import transaction
-from shared.settings import Settings
+from shared.settings import WEBHOOK_DB_STEP_SECONDS, WEBHOOK_SEND_GRACE_SECONDS, Settings
 from shared.web.replies import field_names
 from shared.webhooks.replies import DeliveryRunReply
 from shared.webhooks.send import Claimed, Outcome, send
@@ -93,6 +97,11 @@ WITH results AS (
 SELECT id, status FROM recorded
 """)
 
+# Bounds the step's statements (lock waits included): the run's end must not wait on the
+# database. A step that runs out fails the run; what it claimed is sent again after its lease.
+_BOUND_STEP = sa.text("SELECT set_config('statement_timeout', :ms, true)")
+_STEP_MS = str(int(WEBHOOK_DB_STEP_SECONDS * 1000))
+
 
 def retry_delay(attempts: int) -> dt.timedelta:
     """Exponential backoff after the `attempts`-th failed try: 30 s, 1 min, 2 min, ... 1 h."""
@@ -107,6 +116,7 @@ def jittered(delay: dt.timedelta) -> dt.timedelta:
 
 def _claim(engine: Engine, *, limit: int, lease: dt.timedelta) -> list[Claimed]:
     with transaction(engine) as conn:
+        conn.execute(_BOUND_STEP, {"ms": _STEP_MS})
         rows = conn.execute(_CLAIM, {"limit": limit, "lease_seconds": lease.total_seconds()}).all()
     return [
         Claimed(
@@ -137,6 +147,7 @@ def _record(engine: Engine, sent: list[tuple[Claimed, Outcome]]) -> dict[int, st
         for claimed, outcome in sent
     ]
     with transaction(engine) as conn:
+        conn.execute(_BOUND_STEP, {"ms": _STEP_MS})
         rows = conn.execute(
             _RECORD,
             {"results": json.dumps(results), "window_seconds": RETRY_WINDOW.total_seconds()},
@@ -160,24 +171,47 @@ def _log_result(claimed: Claimed, outcome: Outcome, state: str | None) -> None:
     )
 
 
+def _send_batch(
+    pool: ThreadPoolExecutor, batch: list[Claimed], settings: Settings
+) -> tuple[list[Outcome], bool]:
+    """Every claimed delivery's outcome, all sent at once and waited for one timeout plus a
+    grace; and whether one was still running then. A send's watchdog ends its exchange at the
+    timeout, but not the URL check's name lookup before it, which cannot be interrupted: such a
+    send is past its deadline, so it never sends, and is recorded as timed out."""
+    futures: list[Future[Outcome]] = [pool.submit(send, claimed, settings) for claimed in batch]
+    _, running = wait(
+        futures, timeout=settings.webhook_timeout_seconds + WEBHOOK_SEND_GRACE_SECONDS
+    )
+    late = Outcome(ok=False, error=f"timed out: no answer in {settings.webhook_timeout_seconds} s")
+    return [late if future in running else future.result() for future in futures], bool(running)
+
+
 def deliver_due(engine: Engine, settings: Settings) -> dict[str, int]:
-    """Sends due deliveries, `webhook_concurrency` at a time, until none is due or the run's
-    time is up. Answers how many ended delivered, pending again (retrying) or failed."""
-    deadline = time.monotonic() + settings.webhook_run_seconds
+    """Sends due deliveries, `webhook_concurrency` at a time, until none is due or another
+    batch would not fit in the run's time. Answers how many ended delivered, pending again
+    (retrying) or failed."""
+    ends = time.monotonic() + settings.webhook_run_seconds
     # Each claimed row is sent within one timeout (all are sent at once); the margin covers DNS
     # and recording. A lease that ran out only means one more send.
     lease = dt.timedelta(seconds=2 * settings.webhook_timeout_seconds + 30)
     counts = dict.fromkeys(field_names(DeliveryRunReply), 0)
     names = {"delivered": "delivered", "pending": "retrying", "failed": "failed"}
-    with ThreadPoolExecutor(max_workers=settings.webhook_concurrency) as pool:
-        while time.monotonic() < deadline:
+    pool = ThreadPoolExecutor(max_workers=settings.webhook_concurrency)
+    try:
+        while ends - time.monotonic() >= settings.webhook_batch_seconds:
             batch = _claim(engine, limit=settings.webhook_concurrency, lease=lease)
             if not batch:
                 break
-            outcomes = list(pool.map(lambda claimed: send(claimed, settings), batch))
+            outcomes, stuck = _send_batch(pool, batch, settings)
             states = _record(engine, list(zip(batch, outcomes, strict=True)))
             for claimed, outcome in zip(batch, outcomes, strict=True):
                 state = states.get(claimed.id)
                 _log_result(claimed, outcome, state)
                 counts[names.get(state or "", "dropped")] += 1
+            if stuck:
+                # Its thread is still busy: a next batch would queue behind it.
+                break
+    finally:
+        # Never waits for a stuck lookup: the run's time is what the scheduler sees.
+        pool.shutdown(wait=False, cancel_futures=True)
     return counts

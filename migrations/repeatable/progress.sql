@@ -4,7 +4,9 @@
 -- day (open day: driver_days; closed day: its history row), status and active-time clock. Errors
 -- carry their own SQLSTATE so the service can answer precisely:
 --   FTNDR unknown driver, FTEID event_id reused for another event, FTNSD closed day without a
---   history row for the driver (or a day that can no longer open, see lock_business_day).
+--   history row for the driver (or a day that can no longer open, see lock_business_day),
+--   FTFBD a driver outside p_teams (or, with p_teams, one that does not exist: a caller bound
+--   to teams cannot tell the two apart).
 --   Totals below zero fail the *_nonnegative CHECKs (23514).
 --
 -- A correction on an open day updates the day's row in place; the INSERT is only for the day's
@@ -12,6 +14,10 @@
 -- proposed row's CHECK constraints before it looks for the conflict, so a negative correction
 -- (proposed as a negative total) would fail even on a day with enough to take it from. A
 -- negative first event is still refused (its total would be below zero).
+--
+-- p_teams: the caller's teams (shared.auth.scope), NULL for no restriction; checked on the
+-- driver's row the function locks anyway, so scoping costs no statement. p_recorded_by: who
+-- sent the event, kept on its ledger row.
 CREATE OR REPLACE FUNCTION record_progress(
     p_driver_id    TEXT,
     p_deliveries   INTEGER,
@@ -19,7 +25,9 @@ CREATE OR REPLACE FUNCTION record_progress(
     p_status       TEXT,
     p_event_id     TEXT,
     p_occurred_at  TIMESTAMPTZ,
-    p_timezone     TEXT
+    p_timezone     TEXT,
+    p_teams        TEXT[] DEFAULT NULL,
+    p_recorded_by  TEXT DEFAULT NULL
 ) RETURNS TABLE (
     replayed        BOOLEAN,
     business_date   DATE,
@@ -32,21 +40,28 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_date       DATE := (coalesce(p_occurred_at, now()) AT TIME ZONE p_timezone)::date;
     v_status     TEXT;
+    v_team       TEXT;
     v_previous   progress_events%ROWTYPE;
     v_closed     BOOLEAN;
 BEGIN
     -- The driver's row first, before any day or progress row: set_targets, batches and the
     -- status step all lock in that order, so concurrent writers for one driver queue on this
     -- row instead of deadlocking.
-    SELECT t.status INTO v_status FROM driver_targets t WHERE t.driver_id = p_driver_id
+    SELECT t.status, t.team INTO v_status, v_team FROM driver_targets t
+    WHERE t.driver_id = p_driver_id
     FOR NO KEY UPDATE;
+    IF p_teams IS NOT NULL AND (NOT FOUND OR NOT coalesce(v_team = ANY (p_teams), false)) THEN
+        RAISE EXCEPTION 'a dispatcher may only report progress for drivers of their teams'
+            USING ERRCODE = 'FTFBD';
+    END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'driver % not found', p_driver_id USING ERRCODE = 'FTNDR';
     END IF;
 
     IF p_event_id IS NOT NULL THEN
-        INSERT INTO progress_events AS e (event_id, driver_id, business_date, deliveries, revenue, status)
-        VALUES (p_event_id, p_driver_id, v_date, p_deliveries, p_revenue, p_status)
+        INSERT INTO progress_events AS e (event_id, driver_id, business_date, deliveries, revenue,
+                                          status, recorded_by)
+        VALUES (p_event_id, p_driver_id, v_date, p_deliveries, p_revenue, p_status, p_recorded_by)
         ON CONFLICT (event_id) DO NOTHING;
         IF NOT FOUND THEN
             SELECT * INTO v_previous FROM progress_events e WHERE e.event_id = p_event_id;

@@ -66,6 +66,16 @@ class AuthSettings(BaseSettings):
     # function answers at its cloudfunctions.net and its run.app URL alike.
     google_audience: Annotated[tuple[str, ...], NoDecode] = ()
 
+    @property
+    def summary(self) -> str:
+        """One line for the log of a starting server: whether callers are checked, and how."""
+        if self.mode == "off":
+            return "auth is off (AUTH_MODE=off): every caller is let in as an admin"
+        accounts = (
+            f", {len(self.service_accounts)} service accounts" if self.service_accounts else ""
+        )
+        return f"auth: bearer tokens from {self.issuer} for {self.audience}{accounts}"
+
     @field_validator("service_accounts", mode="before")
     @classmethod
     def _parse_service_accounts(cls, value: Any) -> Any:

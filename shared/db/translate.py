@@ -39,6 +39,7 @@ _APP_ERRORS: dict[str, tuple[type[errors.FleetError], str, str | None]] = {
     "FTNDR": (errors.NotFound, "driver_not_found", "driver_id"),
     "FTEID": (errors.Conflict, "event_id_reused", "event_id"),
     "FTNSD": (errors.Conflict, "no_such_day", "occurred_at"),
+    "FTFBD": (errors.Forbidden, "forbidden", "driver_id"),
 }
 
 # CHECK constraints that guard running totals: breaking one means a correction went below zero.

@@ -9,7 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from shared.auth.scope import EVERYONE, Scope
 from shared.db.transactions import transaction
+from shared.errors import Forbidden
 from shared.fleet.boards.replies import MOVEMENT_FIELDS, GroupBy, row_fields
 from shared.fleet.fields import Metric
 from shared.fleet.history.operations import driver_must_exist
@@ -17,8 +19,13 @@ from shared.fleet.history.operations import driver_must_exist
 # The per_hour board leaves out whoever was active for less than this in the window.
 MIN_ACTIVE_SECONDS_PER_HOUR = 3600
 
+# Scope (shared.auth.scope): a team-bound caller's board holds the day rows of its teams only
+# (each day row keeps the team the driver had that day); a driver's, the rows of the driver's
+# current team (none if they have no team), the team read in the same statement.
 _DAY_ROWS = """
-WITH day_rows AS (
+WITH viewer_team AS (
+    SELECT t.team FROM driver_targets t WHERE t.driver_id = CAST(:scope_driver AS text)
+), day_rows AS (
     SELECT h.driver_id, h.team, h.date >= CAST(:from AS date) AS current,
            h.deliveries_completed AS deliveries,
            h.revenue_generated AS revenue, h.achievement_percentage AS achievement,
@@ -26,6 +33,8 @@ WITH day_rows AS (
     FROM driver_performance_history h
     WHERE h.date BETWEEN CAST(:prev_from AS date) AND CAST(:to AS date)
       AND (CAST(:team AS text) IS NULL OR h.team = CAST(:team AS text))
+      AND (CAST(:scope_teams AS text[]) IS NULL OR h.team = ANY (CAST(:scope_teams AS text[])))
+      AND (CAST(:scope_driver AS text) IS NULL OR h.team = (SELECT team FROM viewer_team))
     UNION ALL
     SELECT d.driver_id, d.team, true, d.current_deliveries, d.current_revenue,
            calculate_achievement_percentage(d.current_deliveries, d.target_deliveries,
@@ -36,6 +45,8 @@ WITH day_rows AS (
     JOIN driver_targets t ON t.driver_id = d.driver_id
     WHERE CAST(:live AS boolean) AND d.business_date = CAST(:to AS date)
       AND (CAST(:team AS text) IS NULL OR d.team = CAST(:team AS text))
+      AND (CAST(:scope_teams AS text[]) IS NULL OR d.team = ANY (CAST(:scope_teams AS text[])))
+      AND (CAST(:scope_driver AS text) IS NULL OR d.team = (SELECT team FROM viewer_team))
 )
 """
 
@@ -204,10 +215,22 @@ def board(
     live: bool,
     viewer: str | None,
     timezone: str,
+    scope: Scope = EVERYONE,
 ) -> list[dict[str, Any]]:
     """The ranked rows of one board. With `compare`, each row has previous_rank, rank_change
     (positive = moved up) and change_pct against the window of the same length just before;
-    with `viewer`, the viewer's row is always there (rank null when not ranked)."""
+    with `viewer`, the viewer's row is always there (rank null when not ranked).
+
+    Only the rows of `scope`'s teams are ranked: a team-bound caller may name one of its teams
+    or none (then the board is over all of them), and a viewer among its drivers; a driver sees
+    their team's drivers board, as its viewer (see `viewing`)."""
+    if scope.driver_id is not None:
+        if group_by == "team" or team is not None:
+            raise Forbidden("a driver may only see their own team's drivers board")
+        if viewer != scope.driver_id:
+            raise Forbidden("a driver may only see a board as its viewer", field="viewer")
+    if team is not None:
+        scope.team(team, field="team")
     start, end = window
     length = (end - start).days + 1
     params = {
@@ -222,11 +245,12 @@ def board(
         "live": live,
         "viewer": viewer,
         "tz": timezone,
+        **scope.params,
     }
     statement = _TEAM_BOARD if group_by == "team" else _DRIVER_BOARD
     with transaction(engine) as conn:
         if viewer is not None:
-            driver_must_exist(conn, viewer, "viewer")
+            driver_must_exist(conn, viewer, "viewer", scope)
         rows = [dict(row) for row in conn.execute(statement, params).mappings()]
     if viewer is not None and all(row["driver_id"] != viewer for row in rows):
         rows.append(_unranked(viewer))
@@ -237,6 +261,16 @@ def board(
         if viewer is not None:
             row["is_viewer"] = row["driver_id"] == viewer
     return rows
+
+
+def viewing(scope: Scope, viewer: str | None, anonymize: bool) -> tuple[str | None, bool]:
+    """The viewer and anonymize a board is asked with: as given, but a driver is always the
+    viewer of their board (they may not name another) and sees the others anonymized."""
+    if scope.driver_id is None:
+        return viewer, anonymize
+    if viewer is not None:
+        scope.own_driver(viewer, rule="view a board as themselves", field="viewer")
+    return scope.driver_id, True
 
 
 def anonymized(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

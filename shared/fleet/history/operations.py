@@ -8,21 +8,34 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from shared.auth.scope import EVERYONE, Scope
 from shared.db.transactions import transaction
 from shared.errors import NotFound
+from shared.fleet.targets.operations import IN_SCOPE
 
-_DRIVER_EXISTS = sa.text("SELECT 1 FROM driver_targets WHERE driver_id = :driver_id")
+# The driver, if the caller's scope reaches them (shared.auth.scope).
+_DRIVER_EXISTS = sa.text(
+    "SELECT 1 FROM driver_targets t WHERE t.driver_id = :driver_id"  # noqa: S608 (constants)
+    + IN_SCOPE
+)
 
-# The columns are HistoryDay's fields (shared.fleet.history.replies), in its order.
-_HISTORY = sa.text("""
+# The columns are HistoryDay's fields (shared.fleet.history.replies), in its order. A driver's
+# closed days are theirs to see by who the driver is now: a dispatcher of their current team
+# sees all of them, days in an earlier team included (the record moves with the driver).
+_HISTORY = sa.text(
+    """
 SELECT h.date, h.team, h.deliveries_completed, h.revenue_generated, h.target_deliveries,
        h.target_revenue, h.achievement_percentage, h.target_achieved,
        h.active_seconds / 60 AS active_minutes,
        per_active_hour(h.deliveries_completed, h.active_seconds) AS deliveries_per_active_hour
 FROM driver_performance_history h
 WHERE h.driver_id = :driver_id AND h.date BETWEEN :from AND :to
+  AND EXISTS (SELECT FROM driver_targets t WHERE t.driver_id = h.driver_id"""
+    + IN_SCOPE
+    + """)
 ORDER BY h.date DESC
-""")
+"""
+)
 
 # The day rows both boards rank: closed days in [:prev_from, :to] (the previous window, when
 # compared, lies just before :from; `current` tells the two apart), plus with :live the open
@@ -30,20 +43,26 @@ ORDER BY h.date DESC
 # bound; CASE on :metric picks the score, so the statement texts never change.
 
 
-def driver_must_exist(conn: sa.Connection, driver_id: str, field: str) -> None:
-    if conn.execute(_DRIVER_EXISTS, {"driver_id": driver_id}).first() is None:
+def driver_must_exist(conn: sa.Connection, driver_id: str, field: str, scope: Scope) -> None:
+    """404 for a driver never seen; for a team-bound scope, 403 for one outside its teams and
+    for one never seen alike (the two look the same from outside the team)."""
+    found = conn.execute(_DRIVER_EXISTS, {"driver_id": driver_id, **scope.params}).first()
+    if found is None and scope.teams is not None:
+        raise scope.outside_teams(field=field)
+    if found is None:
         raise NotFound(f"driver {driver_id!r} not found", code="driver_not_found", field=field)
 
 
 def driver_history(
-    engine: Engine, driver_id: str, *, window: tuple[dt.date, dt.date]
+    engine: Engine, driver_id: str, *, window: tuple[dt.date, dt.date], scope: Scope = EVERYONE
 ) -> list[dict[str, Any]]:
     """The driver's closed days in the inclusive window, newest first; 404 for a driver never
-    seen."""
+    seen. A driver reads only their own, a dispatcher their teams' drivers'."""
+    scope.own_driver(driver_id, rule="read their own history", field="driver_id")
     start, end = window
+    params = {"driver_id": driver_id, "from": start, "to": end, **scope.params}
     with transaction(engine) as conn:
-        rows = conn.execute(_HISTORY, {"driver_id": driver_id, "from": start, "to": end})
-        history = [dict(row) for row in rows.mappings()]
+        history = [dict(row) for row in conn.execute(_HISTORY, params).mappings()]
         if not history:
-            driver_must_exist(conn, driver_id, "driver_id")
+            driver_must_exist(conn, driver_id, "driver_id", scope)
     return history

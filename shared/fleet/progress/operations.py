@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from shared.auth.scope import EVERYONE, Scope
 from shared.db.pg8000_speedups import PREPARED
 from shared.db.transactions import single_statement, transaction
 from shared.db.translate import translate
@@ -30,10 +31,12 @@ _LOCK_DRIVERS = sa.text(
 )
 
 # The hot path: one statement, prepared once per connection (see shared.db.PREPARED).
+# The caller's scope rides along as two more values (repeatable/progress.sql checks the team
+# on the driver's row it locks anyway): no statement is added for it.
 _RECORD = sa.text(
     "SELECT replayed, business_date, day_closed, deliveries, revenue, status"
     " FROM record_progress(:driver_id, :deliveries, :revenue, :status, :event_id,"
-    " CAST(:occurred_at AS timestamptz), :tz)"
+    " CAST(:occurred_at AS timestamptz), :tz, CAST(:scope_teams AS text[]), :recorded_by)"
 ).execution_options(**PREPARED)
 
 
@@ -63,7 +66,7 @@ def _check_occurred_at(
         )
 
 
-def _apply(conn: Connection, event: ProgressEvent, timezone: str) -> dict[str, Any]:
+def _apply(conn: Connection, event: ProgressEvent, timezone: str, scope: Scope) -> dict[str, Any]:
     row = conn.execute(
         _RECORD,
         {
@@ -74,6 +77,8 @@ def _apply(conn: Connection, event: ProgressEvent, timezone: str) -> dict[str, A
             "event_id": event.event_id,
             "occurred_at": event.occurred_at,
             "tz": timezone,
+            "scope_teams": None if scope.teams is None else list(scope.teams),
+            "recorded_by": scope.principal,
         },
     ).one()
     return {
@@ -92,12 +97,13 @@ def _apply_all(
     conn: Connection,
     events: Sequence[ProgressEvent],
     timezone: str,
+    scope: Scope,
     field_of: Callable[[int, str | None], str | None],
 ) -> list[dict[str, Any]]:
     results = []
     for index, event in enumerate(events):
         try:
-            results.append(_apply(conn, event, timezone))
+            results.append(_apply(conn, event, timezone, scope))
         except DBAPIError as exc:
             translated = translate(exc)
             if translated is None:
@@ -113,13 +119,16 @@ def record_progress(
     *,
     timezone: str,
     late_days: int,
+    scope: Scope = EVERYONE,
     batch_field: str | None = None,
 ) -> list[dict[str, Any]]:
     """Applies the events in order in one transaction: all of them, or none.
 
     One event is one statement (record_progress() does all of its work), so it runs as its own
     transaction: one round trip. With `batch_field`, an error names the failing event, e.g.
-    `events[3].deliveries`.
+    `events[3].deliveries`. `scope`: a driver may send only their own events (refused before
+    anything is written), a team-bound caller only their teams' drivers' (refused by the
+    statement, which rolls the whole batch back); its principal is recorded on the ledger.
     """
     zone = ZoneInfo(timezone)
     now = dt.datetime.now(dt.UTC)
@@ -130,12 +139,15 @@ def record_progress(
         return f"{batch_field}[{index}].{name}"
 
     for index, event in enumerate(events):
+        scope.own_driver(
+            event.driver_id, rule="report their own progress", field=field_of(index, "driver_id")
+        )
         _check_occurred_at(
             event, field_of(index, "occurred_at"), now=now, timezone=zone, late_days=late_days
         )
     if len(events) == 1:
         with single_statement(engine) as conn:
-            return _apply_all(conn, events, timezone, field_of)
+            return _apply_all(conn, events, timezone, scope, field_of)
     with transaction(engine) as conn:
         conn.execute(_LOCK_DRIVERS, {"driver_ids": sorted({e.driver_id for e in events})})
-        return _apply_all(conn, events, timezone, field_of)
+        return _apply_all(conn, events, timezone, scope, field_of)

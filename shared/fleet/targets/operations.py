@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from shared.auth.scope import EVERYONE, Scope
 from shared.db.transactions import single_statement, transaction
 from shared.errors import NotFound
 from shared.fleet.targets.requests import DriverTarget
@@ -20,38 +21,63 @@ from shared.fleet.targets.requests import DriverTarget
 # active time is not reset: it measures the driver's time, not progress toward a target.
 # Rows are written in driver_id order: two batches sharing drivers lock them in the same order
 # (in input order they deadlock).
+# Scope (shared.auth.scope): with :scope_teams, a driver is written only if its new team is one
+# of them and, when it exists, its stored team too, read on the row the upsert locks (so a
+# concurrent move is seen); the statement answers the drivers it left out (NULL: none), and a
+# batch with any is rolled back whole by the caller. :updated_by is who set the targets (audit).
 _UPSERT_TARGETS = sa.text("""
 WITH input AS (
     SELECT * FROM json_to_recordset(CAST(:drivers AS json))
         AS i(driver_id text, target_deliveries integer, target_revenue numeric, team text,
              team_given boolean)
 ), upserted AS (
-    INSERT INTO driver_targets AS t (driver_id, target_deliveries, target_revenue, team)
-    SELECT i.driver_id, i.target_deliveries, i.target_revenue,
-           CASE WHEN i.team_given THEN i.team ELSE existing.team END
+    INSERT INTO driver_targets AS t (driver_id, target_deliveries, target_revenue, team,
+                                     updated_by)
+    SELECT i.driver_id, i.target_deliveries, i.target_revenue, new.team,
+           CAST(:updated_by AS text)
     FROM input i
     LEFT JOIN driver_targets existing ON existing.driver_id = i.driver_id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN i.team_given THEN i.team ELSE existing.team END AS team
+    ) AS new
+    WHERE CAST(:scope_teams AS text[]) IS NULL
+       OR new.team = ANY (CAST(:scope_teams AS text[]))
     ORDER BY i.driver_id
     ON CONFLICT (driver_id) DO UPDATE
         SET target_deliveries = excluded.target_deliveries,
             target_revenue = excluded.target_revenue,
             team = excluded.team,
             status = 'available',
-            status_changed_at = now()
+            status_changed_at = now(),
+            updated_by = excluded.updated_by
+        WHERE CAST(:scope_teams AS text[]) IS NULL
+           OR t.team = ANY (CAST(:scope_teams AS text[]))
     RETURNING t.driver_id, t.target_deliveries, t.target_revenue, t.team
+), days AS (
+    INSERT INTO driver_days AS d (driver_id, business_date, team, target_deliveries,
+                                  target_revenue)
+    SELECT u.driver_id, business_today(:tz), u.team, u.target_deliveries, u.target_revenue
+    FROM upserted u
+    WHERE NOT :today_closed
+    ORDER BY u.driver_id
+    ON CONFLICT ON CONSTRAINT driver_days_pkey DO UPDATE
+        SET target_deliveries = excluded.target_deliveries,
+            target_revenue = excluded.target_revenue,
+            team = excluded.team,
+            current_deliveries = 0,
+            current_revenue = 0
 )
-INSERT INTO driver_days AS d (driver_id, business_date, team, target_deliveries, target_revenue)
-SELECT u.driver_id, business_today(:tz), u.team, u.target_deliveries, u.target_revenue
-FROM upserted u
-WHERE NOT :today_closed
-ORDER BY u.driver_id
-ON CONFLICT ON CONSTRAINT driver_days_pkey DO UPDATE
-    SET target_deliveries = excluded.target_deliveries,
-        target_revenue = excluded.target_revenue,
-        team = excluded.team,
-        current_deliveries = 0,
-        current_revenue = 0
+SELECT array_agg(i.driver_id) AS refused
+FROM input i LEFT JOIN upserted u ON u.driver_id = i.driver_id
+WHERE u.driver_id IS NULL
 """)
+
+# The drivers (driver_targets t) a caller's scope reaches (shared.auth.scope): its statements
+# add this to their WHERE and take Scope.params.
+IN_SCOPE = """
+      AND (CAST(:scope_driver AS text) IS NULL OR t.driver_id = CAST(:scope_driver AS text))
+      AND (CAST(:scope_teams AS text[]) IS NULL OR t.team = ANY (CAST(:scope_teams AS text[])))
+"""
 
 _LOCK_TODAY = sa.text("SELECT lock_business_day(business_today(:tz))")
 
@@ -99,16 +125,18 @@ FROM (
     WHERE (CAST(:driver_id AS text) IS NULL OR t.driver_id = CAST(:driver_id AS text))
       AND (CAST(:after AS text) IS NULL OR t.driver_id > CAST(:after AS text))
       AND (CAST(:status AS text) IS NULL OR t.status = CAST(:status AS text))
-      AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))
-    ORDER BY t.driver_id
+      AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))"""
+    + IN_SCOPE
+    + """    ORDER BY t.driver_id
     LIMIT :limit
 ) AS driver
 ORDER BY driver_id
 """
 )
 
-# The open day across the fleet (or one team): one pass over the drivers.
-_SUMMARY = sa.text("""
+# The open day across the fleet (or one team; a scope's drivers only): one pass over the drivers.
+_SUMMARY = sa.text(
+    """
 SELECT count(*) AS drivers,
        count(*) FILTER (WHERE t.status = 'available') AS available,
        count(*) FILTER (WHERE t.status = 'busy') AS busy,
@@ -126,16 +154,23 @@ SELECT count(*) AS drivers,
            AS reached_revenue
 FROM driver_targets t
 LEFT JOIN driver_days d ON d.driver_id = t.driver_id AND d.business_date = business_today(:tz)
-WHERE CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text)
-""")
+WHERE (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))"""
+    + IN_SCOPE
+)
 
 
-def set_targets(engine: Engine, drivers: Sequence[DriverTarget], *, timezone: str) -> int:
+def set_targets(
+    engine: Engine, drivers: Sequence[DriverTarget], *, timezone: str, scope: Scope = EVERYONE
+) -> int:
     """Upserts every driver's targets and starts their day: progress 0, status available.
 
     All or nothing. If today was already closed by hand, only the standing targets change;
-    the next day opens with them.
+    the next day opens with them. A team-bound `scope` writes only drivers whose stored and
+    new teams are its own: one that is not refuses the whole batch.
     """
+    for index, driver in enumerate(drivers):
+        if driver.team_given:
+            scope.team(driver.team, field=f"drivers[{index}].team")
     payload = json.dumps(
         [
             {
@@ -150,14 +185,24 @@ def set_targets(engine: Engine, drivers: Sequence[DriverTarget], *, timezone: st
     )
     with transaction(engine) as conn:
         today_closed = conn.execute(_LOCK_TODAY, {"tz": timezone}).scalar_one()
-        conn.execute(
-            _UPSERT_TARGETS, {"drivers": payload, "tz": timezone, "today_closed": today_closed}
-        )
+        params = {
+            "drivers": payload,
+            "tz": timezone,
+            "today_closed": today_closed,
+            "updated_by": scope.principal,
+            **scope.params,
+        }
+        refused = conn.execute(_UPSERT_TARGETS, params).scalar_one()
+        if refused:
+            index = next(i for i, d in enumerate(drivers) if d.driver_id in refused)
+            # Raised inside the transaction: nothing of the batch is kept.
+            raise scope.outside_teams(field=f"drivers[{index}].driver_id")
     return len(drivers)
 
 
 def _filters(
     timezone: str,
+    scope: Scope,
     *,
     limit: int,
     driver_id: str | None = None,
@@ -172,16 +217,21 @@ def _filters(
         "status": status,
         "team": team,
         "limit": limit,
+        **scope.params,
     }
 
 
-def get_driver(engine: Engine, driver_id: str, *, timezone: str) -> dict[str, Any]:
+def get_driver(
+    engine: Engine, driver_id: str, *, timezone: str, scope: Scope = EVERYONE
+) -> dict[str, Any]:
+    """One driver; for a team-bound scope a driver outside it is a 403, as is one that does not
+    exist (the two look alike from outside the team)."""
+    scope.own_driver(driver_id, rule="read their own targets", field="driver_id")
+    params = _filters(timezone, scope, driver_id=driver_id, limit=1)
     with single_statement(engine) as conn:
-        row = (
-            conn.execute(_SELECT_DRIVERS, _filters(timezone, driver_id=driver_id, limit=1))
-            .mappings()
-            .first()
-        )
+        row = conn.execute(_SELECT_DRIVERS, params).mappings().first()
+    if row is None and scope.teams is not None:
+        raise scope.outside_teams(field="driver_id")
     if row is None:
         raise NotFound(
             f"driver {driver_id!r} not found", code="driver_not_found", field="driver_id"
@@ -197,9 +247,14 @@ def list_drivers(
     after: str | None,
     status: str | None,
     team: str | None = None,
+    scope: Scope = EVERYONE,
 ) -> dict[str, Any]:
-    """One page in driver_id order; `next_after` is the next page's cursor (None at the end)."""
-    params = _filters(timezone, after=after, status=status, team=team, limit=limit + 1)
+    """One page in driver_id order; `next_after` is the next page's cursor (None at the end).
+    Only the scope's drivers are listed (a driver: themselves); a team-bound scope may name
+    only one of its teams."""
+    if team is not None:
+        scope.team(team, field="team")
+    params = _filters(timezone, scope, after=after, status=status, team=team, limit=limit + 1)
     with single_statement(engine) as conn:
         rows = conn.execute(_SELECT_DRIVERS, params).mappings().all()
     page = rows[:limit]
@@ -207,10 +262,17 @@ def list_drivers(
     return {"drivers": [dict(row) for row in page], "next_after": next_after}
 
 
-def fleet_summary(engine: Engine, *, timezone: str, team: str | None) -> dict[str, Any]:
-    """The open day in numbers: drivers by status, totals against targets, targets reached."""
+def fleet_summary(
+    engine: Engine, *, timezone: str, team: str | None, scope: Scope = EVERYONE
+) -> dict[str, Any]:
+    """The open day in numbers: drivers by status, totals against targets, targets reached.
+    A team-bound scope counts its teams' drivers only (and may name only one of them); a
+    driver has no summary."""
+    scope.not_driver(rule="read the fleet summary, only their own targets")
+    if team is not None:
+        scope.team(team, field="team")
     with transaction(engine) as conn:
-        row = conn.execute(_SUMMARY, {"tz": timezone, "team": team}).one()
+        row = conn.execute(_SUMMARY, {"tz": timezone, "team": team, **scope.params}).one()
     return {
         "team": team,
         "drivers": row.drivers,

@@ -3,7 +3,9 @@ background webhook deliverer that stands in for Cloud Scheduler."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -33,16 +35,39 @@ def deliver_webhooks_in_background(interval: float) -> threading.Thread:
     return thread
 
 
+# How long a stop (Ctrl-C, SIGTERM) waits for requests in flight before the workers are killed.
+STOP_GRACE_SECONDS = 5
+
+
+class PortInUse(Exception):
+    pass
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, bound before anything else starts: a port in use is
+    reported at once, where gunicorn binding it itself retried for 5 s after the stack had
+    already said it was serving. Raises PortInUse."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"{host}:{port} is in use: stop what serves there, or set PORT"
+            ) from exc
+        raise
+
+
 def serve(
     app: Any,
     *,
-    host: str,
-    port: int,
+    listener: socket.socket,
     workers: int,
     threads: int,
     in_worker: Callable[[], object] | None = None,
 ) -> None:
-    """Serves until SIGINT/SIGTERM with gunicorn's threaded workers, as functions-framework does.
+    """Serves on `listener` until SIGINT/SIGTERM with gunicorn's threaded workers, as
+    functions-framework does (see local/worker.py for what differs).
 
     functions-framework runs one worker process per instance and Cloud Functions adds instances;
     on one machine, a worker process per core does the same (one process's threads share a
@@ -50,14 +75,20 @@ def serve(
     the fork, so anything it starts shares that worker's engine, not a copy of the master's)."""
     from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
+    from local.worker import LocalWorker
+
+    # gunicorn takes the socket over and closes it when it stops.
+    bind = f"fd://{listener.detach()}"
+
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in {
-                "bind": f"{host}:{port}",
+                "bind": bind,
                 "workers": workers,
-                "worker_class": "gthread",
+                "worker_class": LocalWorker,
                 "threads": threads,
                 "timeout": 0,
+                "graceful_timeout": STOP_GRACE_SECONDS,
                 "keepalive": 30,
                 "accesslog": None,
                 "loglevel": "warning",

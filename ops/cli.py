@@ -6,7 +6,7 @@
 
 Without DATABASE_URL, INSTANCE_CONNECTION_NAME or DB_HOST in the environment, the commands use
 the embedded PostgreSQL kept in FLEET_DATA_DIR (default .fleet/).
-Exit codes: 0 done, 1 the database failed or refused, 2 bad arguments.
+Exit codes: 0 done, 1 the database failed or refused, 2 bad arguments (or serve's port in use).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from shared import errors
 from shared.db import migrations
@@ -76,6 +77,16 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listen(args: argparse.Namespace) -> None:
+    """serve's port, bound before PostgreSQL starts: a port in use ends the command at once."""
+    from local.server import PortInUse, listen
+
+    try:
+        args.listener = listen(args.host, args.port)
+    except PortInUse as exc:
+        raise errors.InvalidInput(str(exc)) from exc
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from local.dispatcher import build_app
     from local.server import deliver_webhooks_in_background, serve
@@ -100,8 +111,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
     serve(
         build_app(),
-        host=args.host,
-        port=args.port,
+        listener=args.listener,
         workers=args.workers,
         threads=args.threads,
         in_worker=(lambda: deliver_webhooks_in_background(args.webhook_interval))
@@ -128,46 +138,93 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+_DATABASE_HELP = """\
+environment:
+  DATABASE_URL          the database, e.g. postgresql://user:pass@host:5432/fleet (or
+                        INSTANCE_CONNECTION_NAME for Cloud SQL, or DB_HOST and the DB_* variables)
+  FLEET_DATA_DIR        with none of those set: the embedded PostgreSQL, started for the command
+                        and stopped after it, keeps its data here (default: .fleet)
+"""
+
+
+def _help(text: str) -> dict[str, Any]:
+    return {"epilog": text, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fleet", description="Fleet Targets operations")
+    parser = argparse.ArgumentParser(
+        prog="fleet",
+        description="Fleet Targets operations",
+        **_help(
+            _DATABASE_HELP
+            + "  HOST, PORT, THREADS, WORKERS, WEBHOOK_INTERVAL: see fleet serve --help\n"
+        ),
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    migrate_cmd = commands.add_parser("migrate", help="apply pending migrations")
+    migrate_cmd = commands.add_parser(
+        "migrate", help="apply pending migrations", **_help(_DATABASE_HELP)
+    )
     migrate_cmd.add_argument("--status", action="store_true", help="list migrations, apply none")
     migrate_cmd.set_defaults(run=_cmd_migrate)
 
-    snapshot_cmd = commands.add_parser("snapshot", help="close one business day into history")
+    snapshot_cmd = commands.add_parser(
+        "snapshot", help="close one business day into history", **_help(_DATABASE_HELP)
+    )
     snapshot_cmd.add_argument("--date", type=_date, required=True, help="business date YYYY-MM-DD")
     snapshot_cmd.add_argument(
         "--no-reset", dest="reset", action="store_false", help="keep drivers' statuses"
     )
     snapshot_cmd.set_defaults(run=_cmd_snapshot)
 
-    serve_cmd = commands.add_parser("serve", help="the local stack: every function on one port")
-    serve_cmd.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    serve_cmd.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="the local stack: every function on one port",
+        description="Every function at http://HOST:PORT/<function_name> until Ctrl-C or SIGTERM,\n"
+        "which stop it (and the embedded PostgreSQL) within a few seconds.",
+        **_help(_DATABASE_HELP),
+    )
+    serve_cmd.add_argument(
+        "--host",
+        default=os.environ.get("HOST", "127.0.0.1"),
+        help="address to listen on (env HOST, default 127.0.0.1)",
+    )
+    serve_cmd.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8080")),
+        help="port to listen on (env PORT, default 8080)",
+    )
     # String defaults go through `type` too, so a bad WORKERS or THREADS is reported like a
     # bad option.
     serve_cmd.add_argument(
         "--workers",
         type=_at_least_one,
         default=os.environ.get("WORKERS", str(min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))),
-        help="worker processes (default: one per CPU, at most 4)",
+        help="worker processes (env WORKERS, default one per CPU, at most 4)",
     )
-    serve_cmd.add_argument("--threads", type=_at_least_one, default=os.environ.get("THREADS", "8"))
+    serve_cmd.add_argument(
+        "--threads",
+        type=_at_least_one,
+        default=os.environ.get("THREADS", "8"),
+        help="threads per worker (env THREADS, default 8)",
+    )
     serve_cmd.add_argument(
         "--webhook-interval",
         type=float,
         default=float(os.environ.get("WEBHOOK_INTERVAL", "5")),
-        help="seconds between background webhook delivery runs (0: none)",
+        help="seconds between background webhook delivery runs, 0 for none"
+        " (env WEBHOOK_INTERVAL, default 5)",
     )
-    serve_cmd.set_defaults(run=_cmd_serve)
+    serve_cmd.set_defaults(run=_cmd_serve, prepare=_listen)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if "prepare" in args:
+            args.prepare(args)
         _use_local_database_unless_configured()
         code: int = args.run(args)
         return code

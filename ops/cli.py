@@ -3,6 +3,7 @@
     fleet serve                      the local stack (what `make run` runs)
     fleet migrate [--status]         apply pending migrations, or list them
     fleet snapshot --date D [--no-reset]   close a business day by hand (catch-up)
+    fleet grant (--uid U | --email E) --role R ...   a user's role (Identity Platform; no database)
 
 Without DATABASE_URL, INSTANCE_CONNECTION_NAME or DB_HOST in the environment, the commands use
 the embedded PostgreSQL kept in FLEET_DATA_DIR (default .fleet/).
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ops import grant
 from shared import errors
 from shared.db import migrations
 from shared.db.engine import EngineBundle, build_engine
@@ -217,6 +219,8 @@ def _parser() -> argparse.ArgumentParser:
         " (env WEBHOOK_INTERVAL, default 5)",
     )
     serve_cmd.set_defaults(run=_cmd_serve, prepare=_listen)
+
+    grant.add_command(commands)
     return parser
 
 
@@ -225,7 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if "prepare" in args:
             args.prepare(args)
-        _use_local_database_unless_configured()
+        # Every command but grant (Identity Platform's API, no database) has a database.
+        if getattr(args, "database", True):
+            _use_local_database_unless_configured()
         code: int = args.run(args)
         return code
     except errors.InvalidInput as exc:

@@ -10,6 +10,9 @@ ours is the p50 with a token, the floor the p50 without: the goal, at most 0.1 m
 written as the ratio it means in this run, ours ÷ floor <= (floor + 0.1) / floor.
 `verifies_tokens` says whether the server refused a call without a token (401): when it did
 not, AUTH_MODE=jwt checked nothing per request and the figure measures only the setting.
+`verify_only_p50_ms`, in the same blocks, is the service's own Verifier (shared.auth.tokens) on
+a fresh token in this process: what the check itself costs, which outside load on the machine
+moves far less than the two servers' difference.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from bench.cases import alternate, percentile, today
 from bench.issuer import Issuer
 from bench.report import Result
 from bench.stack import FleetServer, Http, run_sql
+from shared.auth.settings import AuthSettings
+from shared.auth.tokens import Verifier
 
 ADDED_MS_GOAL = 0.1
 DRIVER = "auth-000001"
@@ -43,6 +48,15 @@ def progress_auth(url: str, directory: Path, *, threads: int) -> Result:
         issuer.close()
         raise
     open_client, auth_client = open_server.client(), auth_server.client()
+    verifier = Verifier(
+        AuthSettings(**{k.removeprefix("AUTH_").lower(): v for k, v in issuer.server_env().items()})
+    )
+
+    def verify_once() -> float:
+        token = issuer.driver_token(DRIVER)
+        started = time.perf_counter()
+        verifier.verify(token)
+        return (time.perf_counter() - started) * 1000
 
     def post_once(client: Http, token: str | None) -> float:
         body = {"driver_id": DRIVER, "deliveries": 1, "event_id": uuid.uuid4().hex}
@@ -63,6 +77,7 @@ def progress_auth(url: str, directory: Path, *, threads: int) -> Result:
             {
                 "ours": lambda: post_once(auth_client, issuer.driver_token(DRIVER)),
                 "floor": lambda: post_once(open_client, None),
+                "verify_only": verify_once,
             }
         )
     finally:
@@ -81,6 +96,7 @@ def progress_auth(url: str, directory: Path, *, threads: int) -> Result:
         ratio_label="ours ÷ floor (+0.1 ms)",
         extra={
             "added_p50_ms": round(ours - floor, 3),
+            "verify_only_p50_ms": round(percentile(figures["verify_only"], 0.50), 3),
             "ours_p99_ms": round(percentile(figures["ours"], 0.99), 3),
             "floor_p99_ms": round(percentile(figures["floor"], 0.99), 3),
             "verifies_tokens": status == 401,

@@ -14,6 +14,11 @@ Order, so no new code serves traffic on an old schema:
   4. the scheduler's account gets roles/run.invoker on the scheduled functions only, and each
      Cloud Scheduler job is created, or updated when `describe` finds it, calling its function
      with an OIDC token whose audience is the function's URL.
+  5. the API Gateway in front of the user-facing functions (deploy/gateway.py): its account
+     becomes their only invoker, then the API, a new API config and the gateway. The config is
+     generated from the OpenAPI document, which needs our packages: written by this script's
+     own step from a checkout, or by Cloud Build's gateway-config step (--gateway-config).
+     Every function verifies callers' tokens itself as well (AUTH_MODE=jwt).
 
 --rollback redeploys older code: migrations are forward-only, so the schema stays as it is and
 neither the migration step nor the cold-start migration runs (older code would refuse a database
@@ -28,55 +33,29 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
-# The registry of functions is standard library only, so it loads in the gcloud image too.
+# The registry of functions is standard library only, so it loads in the gcloud image too; so
+# are this directory's modules (on the path when run as a script, not when a test loads it).
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "deploy"))
 
-from shared.registry import FUNCTIONS, Function, Schedule  # noqa: E402
+import gateway  # noqa: E402
+from scheduler import scheduled, scheduler_steps  # noqa: E402
+from stage import stage  # noqa: E402
+from steps import PlanError, Step  # noqa: E402
 
-# What the Python runtime needs beside requirements.txt: main.py imports functions/, which
-# imports shared/, which reads migrations/ (cold-start migration). The local stack (local/) and
-# the command line (ops/) are never staged.
-STAGED_FILES = ("main.py",)
-STAGED_DIRS = ("functions", "shared", "migrations")
+from shared.registry import FUNCTIONS, Function  # noqa: E402
+
 RUNTIME = "python312"
-
-
-@dataclass(frozen=True)
-class Step:
-    argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    note: str | None = None
-    # The step's stdout becomes this environment variable of later steps (never printed).
-    capture_as: str | None = None
-    # A probe (describe) whose exit status picks the next step: when_found or when_missing.
-    probe: bool = False
-    when_found: bool | None = None
-
-    def render(self) -> str:
-        prefix = ["env", *(f"{k}={v}" for k, v in self.env.items())] if self.env else []
-        return shlex.join(prefix + self.argv)
-
-
-class PlanError(ValueError):
-    """The chosen settings break a rule the deploy relies on."""
-
-
-def function_url(args: argparse.Namespace, name: str) -> str:
-    # The URL Cloud Functions gives a function (v2 API's `url`); the OIDC audience matches it.
-    return f"https://{args.region}-{args.project}.cloudfunctions.net/{name}"
 
 
 def _iam_db_user(service_account: str) -> str:
@@ -107,6 +86,7 @@ def function_env(args: argparse.Namespace, function: Function) -> dict[str, str]
         # deploy that skipped it) still finds the schema current. Off for a rollback: older
         # code refuses a database with migrations it does not ship, on purpose.
         "MIGRATE_ON_START": "false" if args.rollback else "true",
+        **gateway.auth_env(args.project, args.region, function, args.scheduler_sa),
         **function.extra_env,
     }
     for key, value in env.items():
@@ -205,52 +185,10 @@ def deploy_step(args: argparse.Namespace, function: Function, source: Path) -> S
     return Step(argv)
 
 
-def scheduled() -> list[tuple[Function, Schedule]]:
-    return [(function, function.schedule) for function in FUNCTIONS if function.schedule]
-
-
-def scheduler_steps(args: argparse.Namespace, function: Function, job: Schedule) -> list[Step]:
-    member = f"serviceAccount:{args.scheduler_sa}"
-    where = [f"--project={args.project}", f"--location={args.region}"]
-    url = function_url(args, function.name)
-    flags = [
-        f"--schedule={job.cron}",
-        f"--time-zone={args.timezone}",
-        f"--uri={url}",
-        "--http-method=POST",
-        f"--oidc-service-account-email={args.scheduler_sa}",
-        f"--oidc-token-audience={url}",
-        f"--attempt-deadline={job.attempt_deadline_s}s",
-        f"--max-retry-attempts={job.max_retry_attempts}",
-        f"--min-backoff={job.min_backoff}",
-        f"--max-backoff={job.max_backoff}",
-        f"--max-doublings={job.max_doublings}",
-        *where,
-    ]
-    return [
-        Step(
-            [
-                "gcloud",
-                "functions",
-                "add-invoker-policy-binding",
-                function.name,
-                f"--member={member}",
-                f"--project={args.project}",
-                f"--region={args.region}",
-            ],
-            note=f"roles/run.invoker on {function.name} for the scheduler's account, nothing else",
-        ),
-        Step(["gcloud", "scheduler", "jobs", "describe", job.job, *where], probe=True),
-        Step(
-            ["gcloud", "scheduler", "jobs", "create", "http", job.job, *flags],
-            note="create when describe finds no job, else update with the same flags",
-            when_found=False,
-        ),
-        Step(["gcloud", "scheduler", "jobs", "update", "http", job.job, *flags], when_found=True),
-    ]
-
-
-def plan(args: argparse.Namespace, source: Path) -> list[Step]:
+def plan(args: argparse.Namespace, source: Path, config: Path) -> list[Step]:
+    """Every step; `config` is where the gateway's API config is (--gateway-config) or will be
+    written (the checkout's own step, before anything is deployed, so a document that does not
+    convert stops the deploy early)."""
     check_resources(args)
     if len(args.instance.split(":")) != 3 or not all(args.instance.split(":")):
         raise PlanError(
@@ -259,38 +197,13 @@ def plan(args: argparse.Namespace, source: Path) -> list[Step]:
     if args.ip_type in {"PRIVATE", "PSC"} and not args.vpc_connector:
         raise PlanError(f"DB_IP_TYPE={args.ip_type} needs --vpc-connector (egress to the VPC)")
     steps = [] if args.skip_migrate or args.rollback else migrate_steps(args)
+    if not args.gateway_config:
+        steps.append(gateway.config_step(args, config))
     steps += [deploy_step(args, function, source) for function in FUNCTIONS]
     for function, job in scheduled():
         steps += scheduler_steps(args, function, job)
+    steps += gateway.gateway_steps(args, config)
     return steps
-
-
-def runtime_requirements(pin_installed: bool) -> list[str]:
-    """pyproject's runtime dependencies (never the local/dev extras), optionally pinned to the
-    versions installed here, the ones the tests ran with."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    requirements: list[str] = project["dependencies"]
-    if not pin_installed:
-        return list(requirements)
-    pinned = []
-    for requirement in requirements:
-        name = requirement.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip()
-        extras = requirement[len(name) :].split("]")[0] + "]" if "[" in requirement else ""
-        pinned.append(f"{name}{extras}=={metadata.version(name)}")
-    return pinned
-
-
-def stage(target: Path, *, pin_installed: bool = False) -> Path:
-    """What Cloud Functions builds: the sources main.py needs and requirements.txt."""
-    target.mkdir(parents=True, exist_ok=True)
-    for name in STAGED_FILES:
-        shutil.copy2(ROOT / name, target / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in STAGED_DIRS:
-        shutil.copytree(ROOT / name, target / name, ignore=ignore, dirs_exist_ok=True)
-    lines = runtime_requirements(pin_installed)
-    (target / "requirements.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return target
 
 
 def print_plan(steps: Sequence[Step]) -> None:
@@ -348,6 +261,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--runtime-sa", help="default fleet-runtime@PROJECT.iam...")
     parser.add_argument("--scheduler-sa", help="default fleet-scheduler@PROJECT.iam...")
+    parser.add_argument("--gateway-sa", help="default fleet-gateway@PROJECT.iam...")
+    parser.add_argument(
+        "--gateway-region", help="the gateway's region, default --region (not every region has one)"
+    )
+    parser.add_argument(
+        "--gateway-config",
+        type=Path,
+        metavar="FILE",
+        help="the API config, written already by deploy/gateway.py (Cloud Build's step)",
+    )
     parser.add_argument("--db-max-connections", type=int, default=100)
     parser.add_argument("--db-reserved-connections", type=int, default=10)
     parser.add_argument("--python", default=sys.executable, help="runs the migration")
@@ -378,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     accounts = f"{args.project}.iam.gserviceaccount.com"
     args.runtime_sa = args.runtime_sa or f"fleet-runtime@{accounts}"
     args.scheduler_sa = args.scheduler_sa or f"fleet-scheduler@{accounts}"
+    args.gateway_sa = args.gateway_sa or f"fleet-gateway@{accounts}"
+    args.gateway_region = args.gateway_region or args.region
+    # API configs are immutable and their IDs unique: one per deploy, named by its time.
+    args.gateway_config_id = time.strftime("fleet-%Y%m%d-%H%M%S", time.gmtime())
     try:
         ZoneInfo(args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -389,11 +316,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         if args.dry_run:
-            print_plan(plan(args, Path("<staged source>")))
+            config = args.gateway_config or Path("<temporary directory>/gateway.json")
+            print_plan(plan(args, Path("<staged source>"), config))
             return 0
+        if args.gateway_config and not args.gateway_config.is_file():
+            raise PlanError(f"--gateway-config {args.gateway_config}: no such file")
         with tempfile.TemporaryDirectory(prefix="fleet-deploy-") as tmp:
             source = stage(Path(tmp) / "source", pin_installed=args.pin_installed)
-            run(plan(args, source))
+            run(plan(args, source, args.gateway_config or Path(tmp) / "gateway.json"))
     except PlanError as exc:
         print(f"deploy: {exc}", file=sys.stderr)
         return 2

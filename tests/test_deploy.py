@@ -178,7 +178,9 @@ def test_migration_runs_before_the_first_function_is_deployed() -> None:
 def test_skip_migrate_leaves_the_migration_to_cloud_build() -> None:
     plan = dry_run("--skip-migrate")
     assert not any("migrate" in command for command in plan)
-    assert plan[0][:3] == ["gcloud", "functions", "deploy"]
+    # First the gateway's config is written (no --gateway-config here), then the deploys.
+    assert "deploy/gateway.py" in plan[0]
+    assert plan[1][:3] == ["gcloud", "functions", "deploy"]
 
 
 @pytest.mark.slow
@@ -237,15 +239,22 @@ def test_the_scheduler_may_invoke_the_scheduled_functions_only() -> None:
     bindings = [
         c for c in plan if "add-invoker-policy-binding" in c or "add-iam-policy-binding" in c
     ]
-    assert {c[3] for c in bindings} == {"snapshot_daily", "deliver_webhooks"}
-    for command in bindings:
-        assert flags(command)["--member"] == f"serviceAccount:{SCHEDULER_SA}"
+    of_scheduler = {
+        c[3] for c in bindings if flags(c)["--member"] == f"serviceAccount:{SCHEDULER_SA}"
+    }
+    assert of_scheduler == {"snapshot_daily", "deliver_webhooks"}
+    # Every other binding is the gateway's, on the user-facing functions (tests/test_gateway.py).
+    gateway_sa = f"serviceAccount:fleet-gateway@{PROJECT}.iam.gserviceaccount.com"
+    assert {flags(c)["--member"] for c in bindings} == {
+        f"serviceAccount:{SCHEDULER_SA}",
+        gateway_sa,
+    }
     scheduled = {
         flags(c)["--uri"].rsplit("/", 1)[1]
         for c in plan
         if c[:4] == ["gcloud", "scheduler", "jobs", "create"]
     }
-    assert scheduled == {c[3] for c in bindings}
+    assert scheduled == of_scheduler
 
 
 @pytest.mark.slow
@@ -373,21 +382,21 @@ def _cloudbuild() -> dict[str, Any]:
 def test_cloudbuild_lints_tests_migrates_then_deploys_with_its_substitutions() -> None:
     build = _cloudbuild()
     steps = build["steps"]
-    assert [step["id"] for step in steps] == ["lint", "test", "migrate", "deploy"]
+    assert [step["id"] for step in steps] == ["lint", "test", "gateway-config", "migrate", "deploy"]
     assert steps[0]["args"][0] == "lint" and steps[1]["args"][0] == "test"
-    assert all(step["name"].startswith("python:3.12") for step in steps[:3])
+    assert all(step["name"].startswith("python:3.12") for step in steps[:4])
 
     substitutions = build["substitutions"]
     for name in ("_REGION", "_INSTANCE", "_FLEET_TIMEZONE", "_DB_IP_TYPE", "_DB_SECRET"):
         assert name in substitutions
 
-    migrate = steps[2]
+    migrate = steps[3]
     assert migrate["args"] == ["migrate"] and migrate["secretEnv"] == ["DB_PASS"]
     assert "INSTANCE_CONNECTION_NAME=${_INSTANCE}" in migrate["env"]
     secrets = build["availableSecrets"]["secretManager"]
     assert secrets[0]["env"] == "DB_PASS" and "${_DB_SECRET}" in secrets[0]["versionName"]
 
-    deploy = steps[3]
+    deploy = steps[4]
     assert deploy["args"][0] == "deploy/deploy.py"
     args = " ".join(deploy["args"])
     for expected in (
@@ -409,7 +418,7 @@ def test_cloudbuild_deploy_arguments_are_ones_the_script_accepts() -> None:
     values = {f"${{{name}}}": value for name, value in build["substitutions"].items()}
     values.update({"${PROJECT_ID}": PROJECT, "${_INSTANCE}": INSTANCE})
     args = []
-    for arg in build["steps"][3]["args"][1:]:
+    for arg in build["steps"][4]["args"][1:]:
         for name, value in values.items():
             arg = arg.replace(name, value)
         args.append(arg)

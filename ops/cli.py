@@ -99,6 +99,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # overflow connections are closed and reopened over and over (make bench's concurrent_16).
     os.environ.setdefault("DB_POOL_SIZE", str(args.threads))
     get_settings.cache_clear()
+    print(get_settings().auth.summary, file=sys.stderr)
     bundle = _engine_without_auto_migration()
     try:
         with translated_errors():

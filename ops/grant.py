@@ -167,6 +167,7 @@ def add_command(commands: Any) -> None:
         "grant",
         help="give a user a role (Identity Platform custom claims)",
         description=__doc__.split("\n\n")[1],
+        epilog="Exit codes: 0 done, 1 the API failed or refused, 2 bad arguments.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     who = grant.add_mutually_exclusive_group(required=True)
@@ -177,7 +178,12 @@ def add_command(commands: Any) -> None:
     role.add_argument("--revoke", action="store_true", help="remove the user's role")
     grant.add_argument("--driver-id", help="a driver's own id (drivers only)")
     grant.add_argument(
-        "--team", dest="teams", action="append", default=[], help="a team (repeatable)"
+        "--team",
+        dest="teams",
+        metavar="TEAM",
+        action="append",
+        default=[],
+        help="a team the user dispatches (repeatable)",
     )
     grant.add_argument(
         "--project",

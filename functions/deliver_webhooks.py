@@ -11,6 +11,7 @@ import functions_framework
 
 from shared.db.instance import get_engine
 from shared.settings import get_settings
+from shared.web.body import refuse_query
 from shared.web.endpoint import Reply, endpoint
 from shared.webhooks import delivery
 
@@ -18,4 +19,5 @@ from shared.webhooks import delivery
 @functions_framework.http
 @endpoint
 def deliver_webhooks(request: flask.Request) -> Reply:
+    refuse_query(request)
     return delivery.deliver_due(get_engine(), get_settings())

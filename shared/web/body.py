@@ -66,12 +66,101 @@ def _refuse_nul(document: Any, prefix: tuple[int | str, ...]) -> None:
         )
 
 
+class _RepeatedKeys:
+    """json's object_pairs_hook: builds each object as json would, and keeps the first one in
+    which a key is repeated. The hook runs before the object has a place in the document, so its
+    path is found afterwards (`_path_of`), and only when there is one."""
+
+    def __init__(self) -> None:
+        self.found: tuple[dict[str, Any], str] | None = None
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        built = dict(pairs)
+        if len(built) < len(pairs) and self.found is None:
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    self.found = (built, key)
+                    break
+                seen.add(key)
+        return built
+
+
+def _path_of(document: Any, target: dict[str, Any]) -> tuple[int | str, ...]:
+    """Where `target` (by identity) sits in `document`. Iterative: bodies nest deep."""
+    pending: list[tuple[tuple[int | str, ...], Any]] = [((), document)]
+    while pending:
+        location, value = pending.pop()
+        if value is target:
+            return location
+        if isinstance(value, dict):
+            pending.extend(((*location, key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend(((*location, index), item) for index, item in enumerate(value))
+    raise AssertionError("the object is in the document it was parsed from")
+
+
+def _decode(body: bytes) -> Any:
+    repeated = _RepeatedKeys()
+    try:
+        document = json.loads(body, parse_float=Decimal, object_pairs_hook=repeated)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidInput("the body is not valid JSON", code="malformed_json") from exc
+    if repeated.found is not None:
+        # JSON keeps the last of repeated keys; refused, so that what was meant is never guessed.
+        target, key = repeated.found
+        field = _field_of((*_path_of(document, target), key))
+        raise InvalidInput(
+            f"{field}: the key is given more than once", code="duplicate_key", field=field
+        )
+    return document
+
+
+def refuse_query(request: flask.Request) -> None:
+    """400 naming the first query parameter of a POST: its input is the body alone, and a
+    parameter passed over in silence (?date= on snapshot_daily, ?dry_run= on update_progress)
+    would do something other than what the caller asked for."""
+    name = next(iter(request.args), None)
+    if name is not None:
+        raise InvalidInput(
+            f"{name or 'the query string'}: unknown query parameter; {request.method} takes "
+            "its input in the body",
+            field=name or None,
+        )
+
+
+def _read_body(request: flask.Request, limit: int) -> bytes:
+    """Up to `limit` + 1 bytes of the body, all of them: a body that ends before its
+    Content-Length, or whose chunked framing is broken, is refused before anything parses it."""
+    try:
+        body: bytes = request.stream.read(limit + 1)
+    except Exception as exc:
+        # The server's reader raises classes of its own: gunicorn's InvalidChunkSize and
+        # ChunkMissingTerminator for bad chunked framing, NoMoreData (an OSError) for a chunked
+        # body cut short, OSError for a connection that fails mid-body. Each means the body is
+        # not the one the client meant to send, and none is the service's fault.
+        raise InvalidInput(
+            "the body could not be read: its chunked framing is broken or it ended early",
+            code="malformed_body",
+        ) from exc
+    # gunicorn's reader returns what arrived before the client closed, with no error.
+    expected = request.content_length
+    if expected is not None and len(body) < expected:
+        raise InvalidInput(
+            f"the body ended after {len(body)} of its {expected} bytes (Content-Length)",
+            code="malformed_body",
+        )
+    return body
+
+
 def read_json(request: flask.Request, *, allow_empty: bool = False) -> Any:
-    """The body as JSON (decimals kept exact) within MAX_BODY_BYTES; None if empty and allowed."""
+    """The body of a POST as JSON (decimals kept exact, no key repeated in an object) within
+    MAX_BODY_BYTES, with no query parameters; None if empty and allowed."""
+    refuse_query(request)
     limit = get_settings().max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the body is over {limit} bytes")
-    body = request.stream.read(limit + 1)
+    body = _read_body(request, limit)
     if len(body) > limit:
         raise PayloadTooLarge(f"the body is over {limit} bytes")
     if not body.strip():
@@ -82,10 +171,7 @@ def read_json(request: flask.Request, *, allow_empty: bool = False) -> Any:
         raise UnsupportedMediaType(
             f"Content-Type is {request.mimetype or 'missing'}; send application/json"
         )
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InvalidInput("the body is not valid JSON", code="malformed_json") from exc
+    return _decode(body)
 
 
 def refuse_large_batch(body: dict[str, Any], field: str, *, limit: int, noun: str) -> None:

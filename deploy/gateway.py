@@ -59,13 +59,6 @@ def functions_origin(project: str, region: str) -> str:
     return f"https://{region}-{project}.cloudfunctions.net"
 
 
-def user_facing(target: Function) -> bool:
-    """Whether end users call it, through the gateway: every function but those a Cloud
-    Scheduler job calls (shared/registry.py's `schedule`), whose only caller is the scheduler's
-    account. The one rule for both the config's paths and the invoker bindings."""
-    return target.schedule is None
-
-
 def _function_of(path: str) -> Function:
     # A function's paths are /<name> and what is below it (the console's files).
     return function(path.lstrip("/").split("/")[0])
@@ -118,7 +111,7 @@ def api_config(document: Mapping[str, Any], *, project: str, region: str) -> dic
     paths: dict[str, Any] = {}
     for path, item in document["paths"].items():
         target = _function_of(path)
-        if not user_facing(target):
+        if not target.user_facing:
             continue
         operations = {}
         for method, operation in item.items():
@@ -221,7 +214,7 @@ def gateway_steps(args: argparse.Namespace, config: Path) -> list[Step]:
             note=f"roles/run.invoker on {target.name} for the gateway's account only",
         )
         for target in FUNCTIONS
-        if user_facing(target)
+        if target.user_facing
     ]
     on_config = [f"--api={API_ID}", f"--api-config={args.gateway_config_id}", location, project]
     steps += [

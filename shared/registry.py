@@ -60,6 +60,12 @@ class Function:
     def connections(self) -> int:
         return self.concurrency * self.max_instances
 
+    @property
+    def user_facing(self) -> bool:
+        """End users call it, through the API Gateway (deploy/gateway.py): every function but
+        the ones a Cloud Scheduler job calls, whose only caller is the scheduler's account."""
+        return self.schedule is None
+
 
 # Connections: sum of max instances x pool per instance must fit the database's
 # max_connections less what is kept for migrations, the CLI and Cloud SQL's own use.

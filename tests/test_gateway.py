@@ -28,7 +28,7 @@ BASE = ["--project", PROJECT, "--region", REGION, "--instance", f"{PROJECT}:{REG
 ORIGIN = f"https://{REGION}-{PROJECT}.cloudfunctions.net"
 GATEWAY_SA = f"fleet-gateway@{PROJECT}.iam.gserviceaccount.com"
 SCHEDULER_SA = f"fleet-scheduler@{PROJECT}.iam.gserviceaccount.com"
-USER_FACING = {f.name for f in registry.FUNCTIONS if gateway.user_facing(f)}
+USER_FACING = {f.name for f in registry.FUNCTIONS if f.user_facing}
 SCHEDULED = {f.name for f in registry.FUNCTIONS if f.schedule is not None}
 
 

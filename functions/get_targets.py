@@ -7,6 +7,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 
+from shared.auth.scope import current_scope
 from shared.db.instance import get_engine
 from shared.fleet.targets import export
 from shared.fleet.targets import operations as targets
@@ -24,11 +25,12 @@ from shared.web.replies import field_names
 def get_targets(request: flask.Request) -> Reply:
     query = parse_query(request, TargetsQuery)
     timezone = get_settings().fleet_timezone
+    scope = current_scope()
     if query.summary:
-        return targets.fleet_summary(get_engine(), timezone=timezone, team=query.team)
+        return targets.fleet_summary(get_engine(), timezone=timezone, team=query.team, scope=scope)
     as_csv = csv_reply.wants_csv(request, query.format)
     if query.driver_id is not None:
-        driver = targets.get_driver(get_engine(), query.driver_id, timezone=timezone)
+        driver = targets.get_driver(get_engine(), query.driver_id, timezone=timezone, scope=scope)
         if as_csv:
             return csv_reply.csv_response(
                 get_engine(), DriverProgress, [driver], filename="driver.csv"
@@ -36,7 +38,7 @@ def get_targets(request: flask.Request) -> Reply:
         return driver
     if as_csv:
         lines = export.export_drivers_csv(
-            get_engine(), timezone=timezone, status=query.status, team=query.team
+            get_engine(), timezone=timezone, status=query.status, team=query.team, scope=scope
         )
         return csv_reply.csv_lines_response(
             field_names(DriverProgress), csv_reply.primed(lines), filename="drivers.csv"
@@ -48,4 +50,5 @@ def get_targets(request: flask.Request) -> Reply:
         after=query.after,
         status=query.status,
         team=query.team,
+        scope=scope,
     )

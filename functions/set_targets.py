@@ -6,6 +6,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 
+from shared.auth.scope import current_scope
 from shared.db.instance import get_engine
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.fleet.targets import operations as targets
@@ -31,7 +32,12 @@ def set_targets(request: flask.Request) -> Reply:
             )
         refuse_large_batch(body, "drivers", limit=MAX_TARGET_BATCH, noun="drivers")
         batch = parse(SetTargetsRequest, body)
-    count = targets.set_targets(get_engine(), batch.drivers, timezone=get_settings().fleet_timezone)
+    count = targets.set_targets(
+        get_engine(),
+        batch.drivers,
+        timezone=get_settings().fleet_timezone,
+        scope=current_scope(),
+    )
     return {"count": count}
 
 

@@ -1,13 +1,15 @@
 """GET a board: drivers (or teams with group_by=team) ranked over a window (days=N, or from/to)
 or the open day (live=true), by achievement, deliveries, revenue or per_hour; optionally one
 team, movement against the previous window (compare=previous), min_days, and a driver's own view
-(viewer=X&anonymize=true). JSON or CSV (format=csv or Accept: text/csv)."""
+(viewer=X&anonymize=true; a driver always sees their team's board so). JSON or CSV (format=csv
+or Accept: text/csv)."""
 
 from __future__ import annotations
 
 import flask
 import functions_framework
 
+from shared.auth.scope import current_scope
 from shared.db.instance import get_engine
 from shared.fleet import calendar
 from shared.fleet.boards import operations as boards
@@ -27,6 +29,8 @@ def top_performers(request: flask.Request) -> Reply:
     timezone = get_settings().fleet_timezone
     today = calendar.business_today(engine, timezone)
     start, end = window = (today, today) if query.live else query.window(today)
+    scope = current_scope()
+    viewer, anonymize = boards.viewing(scope, query.viewer, query.anonymize)
     rows = boards.board(
         engine,
         window=window,
@@ -37,15 +41,16 @@ def top_performers(request: flask.Request) -> Reply:
         compare=query.compare is not None,
         min_days=query.min_days,
         live=query.live,
-        viewer=query.viewer,
+        viewer=viewer,
         timezone=timezone,
+        scope=scope,
     )
-    if query.anonymize:
+    if anonymize:
         rows = boards.anonymized(rows)
     key = "teams" if query.group_by == "team" else "performers"
     if csv_reply.wants_csv(request, query.format):
         fields = row_fields(
-            query.group_by, compare=query.compare is not None, viewer=query.viewer is not None
+            query.group_by, compare=query.compare is not None, viewer=viewer is not None
         )
         model = TeamRank if query.group_by == "team" else Performer
         return csv_reply.csv_response(engine, model, rows, filename=f"top_{key}.csv", fields=fields)

@@ -51,6 +51,11 @@ class Function:
     cpu: str = "1"
     extra_env: dict[str, str] = field(default_factory=dict)
     schedule: Schedule | None = None
+    # The roles (shared.auth.identity.Role) that may call it at all, with AUTH_MODE=jwt; what
+    # each may then reach is the operations' row-level rule. Admin only unless an entry says
+    # otherwise, so a new function is never open by omission. None: no identity is asked for
+    # (a page a browser opens by its address; what it shows comes from the other functions).
+    roles: tuple[str, ...] | None = ("admin",)
 
     @property
     def module(self) -> str:
@@ -67,17 +72,23 @@ class Function:
         return self.schedule is None
 
 
+# Who may call what (issue 13; README "Who may do what"). The scheduler role is Cloud
+# Scheduler's service account: it only starts the scheduled runs.
+USERS = ("driver", "dispatcher", "admin")
+MANAGERS = ("dispatcher", "admin")
+SCHEDULED = ("admin", "scheduler")
+
 # Connections: sum of max instances x pool per instance must fit the database's
 # max_connections less what is kept for migrations, the CLI and Cloud SQL's own use.
 # With Cloud SQL's 100 (a 3.75 GB instance) less 10 kept: 16+40+8+8+8+2+1+1 = 84 <= 90.
 FUNCTIONS = (
     # Batches of up to 10,000 rows: longer transactions, fewer at once.
-    Function("set_targets", ("POST",), concurrency=4, max_instances=2),
-    Function("get_targets", ("GET",), concurrency=8, max_instances=2),
+    Function("set_targets", ("POST",), concurrency=4, max_instances=2, roles=MANAGERS),
+    Function("get_targets", ("GET",), concurrency=8, max_instances=2, roles=USERS),
     # The hot path: every delivery app posts here. One request = one short transaction.
-    Function("update_progress", ("POST",), concurrency=8, max_instances=5),
-    Function("get_history", ("GET",), concurrency=4, max_instances=2),
-    Function("top_performers", ("GET",), concurrency=4, max_instances=2),
+    Function("update_progress", ("POST",), concurrency=8, max_instances=5, roles=USERS),
+    Function("get_history", ("GET",), concurrency=4, max_instances=2, roles=USERS),
+    Function("top_performers", ("GET",), concurrency=4, max_instances=2, roles=USERS),
     # The snapshot closes a whole day in one transaction: a longer timeout and statement
     # timeout than the request path's 60 s / 30 s. Five past midnight in FLEET_TIMEZONE
     # (--time-zone): yesterday is over everywhere in the fleet's zone. A retried or duplicate
@@ -89,6 +100,7 @@ FUNCTIONS = (
         max_instances=1,
         timeout_s=300,
         extra_env={"DB_STATEMENT_TIMEOUT_MS": "240000"},
+        roles=SCHEDULED,
         schedule=Schedule(
             "fleet-snapshot-daily",
             "5 0 * * *",
@@ -110,6 +122,7 @@ FUNCTIONS = (
         schedule=Schedule(
             "fleet-deliver-webhooks", "* * * * *", attempt_deadline_s=150, max_retry_attempts=0
         ),
+        roles=SCHEDULED,
     ),
 )
 

@@ -34,10 +34,14 @@ from shared.settings import Settings
 from tests.helpers import error_of, free_port, get, post, using_database
 
 SOURCE_DIRS = ("shared", "functions")
-# The only request headers the code reads, and what for: neither grants anything.
+# The only request headers the code reads, and what for. Only the bearer token grants anything,
+# and only with AUTH_MODE=jwt, once verified (shared.auth; tests/test_auth_http.py): the wrapper
+# reads the two token headers to say in its 401 whether a token was sent at all.
 READ_HEADERS = {
     '"X-Cloud-Trace-Context"': "links the request's log line to its trace",
     "SCHEDULE_TIME_HEADER": "names the day a scheduled snapshot closes",
+    '"Authorization"': "the bearer token (behind API Gateway, the gateway's own)",
+    '"X-Forwarded-Authorization"': "the caller's bearer token behind API Gateway",
 }
 SPOOFED = {
     "Authorization": "Bearer forged",

@@ -48,10 +48,6 @@ class Scope:
             "scope_teams": None if self.teams is None else list(self.teams),
         }
 
-    @property
-    def restricted(self) -> bool:
-        return self.driver_id is not None or self.teams is not None
-
     def own_driver(self, driver_id: str, *, rule: str, field: str | None) -> None:
         """A driver may name only themselves (`rule`: "report their own progress")."""
         if self.driver_id is not None and driver_id != self.driver_id:
@@ -63,9 +59,10 @@ class Scope:
             raise self.outside_teams(field=field)
 
     def outside_teams(self, *, field: str | None = None) -> Forbidden:
+        article = "an" if self.role == "admin" else "a"
+        teams = ", ".join(self.teams or ())
         return Forbidden(
-            f"a {self.role} may only reach drivers of their teams ({', '.join(self.teams or ())})",
-            field=field,
+            f"{article} {self.role} may only reach drivers of their teams ({teams})", field=field
         )
 
     def not_driver(self, *, rule: str) -> None:

@@ -1,4 +1,9 @@
-"""The one wrapper every function uses: method, body limits, parsing, errors, logs.
+"""The one wrapper every function uses: method, caller, body limits, parsing, errors, logs.
+
+The caller is identified before the handler runs (shared.auth.access: with AUTH_MODE=jwt its
+bearer token is verified, with off it is the implicit admin) and refused unless its role is one
+of the function's `roles` (shared.registry); the handler reads it with current_identity() or
+shared.auth.scope.current_scope().
 
 A handler receives the request and returns a JSON-ready value (or a (value, status) pair);
 FleetErrors become the error shape; anything else becomes a 500 with no detail for the client
@@ -20,10 +25,13 @@ from typing import Any
 import flask
 
 from shared import logs, registry
+from shared.auth import access
 from shared.errors import (
     FleetError,
     MethodNotAllowed,
+    Unauthenticated,
 )
+from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
 Reply = Any
@@ -57,8 +65,8 @@ def _trace_id(request: flask.Request) -> str:
 def endpoint(handler: Handler) -> Callable[[flask.Request], flask.Response]:
     """Wraps the handler of the registered function of the same name (shared.registry): refuses
     the methods it does not list (405), maps errors, logs one line per request."""
-    methods = registry.function(handler.__name__).methods
-    allowed = ", ".join(methods)
+    entry = registry.function(handler.__name__)
+    allowed = ", ".join(entry.methods)
     logs.configure()
 
     @functools.wraps(handler)
@@ -67,9 +75,11 @@ def endpoint(handler: Handler) -> Callable[[flask.Request], flask.Response]:
         trace = _trace_id(request)
         token = logs.request_context.set({"function": handler.__name__, "trace": trace})
         try:
-            response, failure = _respond(handler, request, methods)
+            response, failure = _respond(handler, request, entry)
             if response.status_code == 405:
                 response.headers["Allow"] = allowed
+            elif isinstance(failure, Unauthenticated):
+                response.headers["WWW-Authenticate"] = _challenge(request, failure)
             # The one line per request; for a failure it also says why (the code, and for a
             # 5xx the driver's exception class: never its text, which may name the server).
             details: dict[str, Any] = {
@@ -96,14 +106,30 @@ def endpoint(handler: Handler) -> Callable[[flask.Request], flask.Response]:
     return wrapper
 
 
+def _challenge(request: flask.Request, failure: Unauthenticated) -> str:
+    """RFC 6750's challenge: with no token at all, only the scheme and realm (section 3.1);
+    with a refused one, error="invalid_token" and why (a quoted string: no quotes in it)."""
+    challenge = 'Bearer realm="fleet-targets"'
+    if request.headers.get("Authorization") or request.headers.get("X-Forwarded-Authorization"):
+        description = failure.message.replace("\\", "").replace('"', "'")
+        challenge += f', error="invalid_token", error_description="{description}"'
+    return challenge
+
+
 def _respond(
-    handler: Handler, request: flask.Request, methods: tuple[str, ...]
+    handler: Handler, request: flask.Request, entry: registry.Function
 ) -> tuple[flask.Response, FleetError | None]:
+    caller = None
     try:
-        if request.method not in methods:
+        if request.method not in entry.methods:
             raise MethodNotAllowed(
-                f"{request.method} is not allowed here; use {' or '.join(methods)}"
+                f"{request.method} is not allowed here; use {' or '.join(entry.methods)}"
             )
+        # A function open to all (roles None) has no caller: current_identity() fails there.
+        if entry.roles is not None:
+            identity = access.identify(get_settings().auth, request.headers)
+            access.allow(identity, entry.name, entry.roles)
+            caller = access.enter(identity)
         result = handler(request)
     except FleetError as exc:
         return json_response(exc.to_json(), exc.status), exc
@@ -112,6 +138,9 @@ def _respond(
         return json_response(
             {"error": {"code": "internal", "message": "internal error", "field": None}}, 500
         ), None
+    finally:
+        if caller is not None:
+            access.leave(caller)
     if isinstance(result, flask.Response):
         return result, None
     if isinstance(result, tuple):

@@ -12,9 +12,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from shared import registry
 from shared.fleet.boards.replies import TeamsReply, TopPerformersReply
 from shared.fleet.days.replies import SnapshotReply
-from shared.fleet.history.replies import HistoryReply
+from shared.fleet.history.replies import HistoryReply, LedgerReply
 from shared.fleet.progress.replies import ProgressBatchReply, ProgressResult
 from shared.fleet.targets.replies import CountReply, DriverPage, DriverProgress, FleetSummary
 from shared.web.replies import Error
@@ -35,6 +36,7 @@ REPLY_MODELS: tuple[type[BaseModel], ...] = (
     ProgressResult,
     ProgressBatchReply,
     HistoryReply,
+    LedgerReply,
     TopPerformersReply,
     TeamsReply,
     SnapshotReply,
@@ -44,6 +46,7 @@ REPLY_MODELS: tuple[type[BaseModel], ...] = (
     DeliveryRunReply,
 )
 SCHEMAS_REF = "#/components/schemas/{model}"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 
 
 class _ReplySchema(GenerateJsonSchema):
@@ -86,4 +89,61 @@ def openapi_document() -> dict[str, Any]:
     if clash:
         raise RuntimeError(f"openapi.yaml writes schemas that are generated from models: {clash}")
     written.update(copy.deepcopy(generated))
+    _declare_access(document)
     return document
+
+
+# Who may call, declared for every operation from shared.registry's roles (the one place that
+# says it), so the document cannot drift from what the functions enforce.
+_BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "An Identity Platform (Firebase) ID token, the role in its custom claims"
+    " `fleet_role` (driver, dispatcher, admin), `driver_id` and `teams`; or a Google-signed"
+    " token of a service account given a role by AUTH_SERVICE_ACCOUNTS (the scheduler's OIDC"
+    " token). Behind API Gateway the caller's token arrives in X-Forwarded-Authorization."
+    " Checked with AUTH_MODE=jwt; with AUTH_MODE=off (local) every caller is an admin.",
+}
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": SCHEMAS_REF.format(model="Error")}}}
+_ACCESS_RESPONSES = {
+    "Unauthenticated": {
+        "description": "No bearer token, or one that does not verify (signature, issuer,"
+        " audience, expiry with 60 s of leeway) or carries no known role (`unauthenticated`).",
+        "headers": {
+            "WWW-Authenticate": {
+                "description": '`Bearer realm="fleet-targets"`, with `error="invalid_token"`'
+                " and an `error_description` when a token was sent (RFC 6750).",
+                "schema": {"type": "string"},
+            }
+        },
+        "content": _ERROR_CONTENT,
+    },
+    "Forbidden": {
+        "description": "The caller's role may not call this, or not for this driver or team"
+        " (`forbidden`); the message names the rule and nothing was written. For a dispatcher,"
+        " a driver outside their teams and one that does not exist are the same 403.",
+        "content": _ERROR_CONTENT,
+    },
+}
+
+
+def _declare_access(document: dict[str, Any]) -> None:
+    """The bearer scheme as the document's `security`; each operation's roles in
+    `x-fleet-roles` and its 401 and 403 replies; a function open to all (roles None) says
+    `security: []`."""
+    components = document["components"]
+    components.setdefault("securitySchemes", {})["bearer"] = copy.deepcopy(_BEARER)
+    components["responses"].update(copy.deepcopy(_ACCESS_RESPONSES))
+    document["security"] = [{"bearer": []}]
+    for path, item in document["paths"].items():
+        roles = registry.function(path.lstrip("/").split("/")[0]).roles
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            if roles is None:
+                operation["security"] = []
+                continue
+            operation["x-fleet-roles"] = list(roles)
+            operation["responses"]["401"] = {"$ref": "#/components/responses/Unauthenticated"}
+            operation["responses"]["403"] = {"$ref": "#/components/responses/Forbidden"}

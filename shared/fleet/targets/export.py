@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from shared.auth.scope import EVERYONE, Scope
 from shared.db.translate import translated_errors
-from shared.fleet.targets.operations import DRIVER_TODAY
+from shared.fleet.targets.operations import DRIVER_TODAY, IN_SCOPE
 from shared.fleet.targets.replies import DriverProgress
 from shared.web import csv_sql
 from shared.web.replies import field_names
@@ -53,8 +54,9 @@ FROM (
                   AND d.driver_id > :after
         WHERE t.driver_id > :after
           AND (CAST(:status AS text) IS NULL OR t.status = CAST(:status AS text))
-          AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))
-        ORDER BY t.driver_id
+          AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))"""
+    + IN_SCOPE
+    + """        ORDER BY t.driver_id
         LIMIT :limit
     ) AS driver
 ) AS driver_row
@@ -67,21 +69,36 @@ EXPORT_BATCH = 2_500
 
 
 def export_drivers_csv(
-    engine: Engine, *, timezone: str, status: str | None, team: str | None
+    engine: Engine,
+    *,
+    timezone: str,
+    status: str | None,
+    team: str | None,
+    scope: Scope = EVERYONE,
 ) -> Iterator[bytes]:
-    """Every driver matching the filters as CSV lines (no header), in driver_id order.
+    """Every driver matching the filters and in `scope` as CSV lines (no header), in driver_id
+    order; a team-bound scope may name only one of its teams (checked on the first next(), which
+    csv_reply.primed makes before the response starts).
 
     EXPORT_BATCH drivers per statement, one keyset batch after another, inside one read-only
     REPEATABLE READ transaction: a consistent picture, at most one batch in memory. A generator:
     the connection is held while the caller consumes it (a streamed response).
     """
+    if team is not None:
+        scope.team(team, field="team")
     with (
         translated_errors(),
         engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
         conn.begin(),
     ):
         conn.execute(_READ_ONLY)
-        params = {"tz": timezone, "status": status, "team": team, "limit": EXPORT_BATCH}
+        params = {
+            "tz": timezone,
+            "status": status,
+            "team": team,
+            "limit": EXPORT_BATCH,
+            **scope.params,
+        }
         after = ""
         while True:
             batch = conn.execute(_EXPORT_BATCH, {**params, "after": after}).one()

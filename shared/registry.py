@@ -80,7 +80,7 @@ SCHEDULED = ("admin", "scheduler")
 
 # Connections: sum of max instances x pool per instance must fit the database's
 # max_connections less what is kept for migrations, the CLI and Cloud SQL's own use.
-# With Cloud SQL's 100 (a 3.75 GB instance) less 10 kept: 16+40+8+8+8+2+1+1 = 84 <= 90.
+# With Cloud SQL's 100 (a 3.75 GB instance) less 10 kept: 16+40+8+8+8+2+1+1+4 = 88 <= 90.
 FUNCTIONS = (
     # Batches of up to 10,000 rows: longer transactions, fewer at once.
     Function("set_targets", ("POST",), concurrency=4, max_instances=2, roles=MANAGERS),
@@ -124,6 +124,9 @@ FUNCTIONS = (
         ),
         roles=SCHEDULED,
     ),
+    # The dispatchers' page and its files, from memory: no database (its pool is never opened,
+    # though the budget above counts it), a few users, and assets cached for a year.
+    Function("console", ("GET",), concurrency=4, max_instances=1, roles=None),
 )
 
 NAMES = tuple(function.name for function in FUNCTIONS)

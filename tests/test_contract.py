@@ -41,7 +41,9 @@ EXAMPLE_DRIVER = "TEST_001"
 
 def test_document_lists_exactly_the_deployed_functions() -> None:
     paths = openapi_document()["paths"]
-    assert sorted(path.lstrip("/") for path in paths) == sorted(FUNCTION_NAMES)
+    # One path per function, /<name>, and paths below it for what it serves (console assets).
+    assert {path.lstrip("/").split("/")[0] for path in paths} == set(FUNCTION_NAMES)
+    assert all(f"/{name}" in paths for name in FUNCTION_NAMES)
     for name in FUNCTION_NAMES:
         operation_ids = [op["operationId"] for op in paths[f"/{name}"].values()]
         assert name in operation_ids, f"/{name} has no operation named {name}"
@@ -96,7 +98,7 @@ def test_generated_requests_get_documented_replies(
     operations = [
         result.ok()
         for result in contract_schema.get_all_operations()
-        if result.ok().path == f"/{function}"
+        if result.ok().path.split("/")[1] == function
     ]
     assert operations, f"/{function} is not in the OpenAPI document"
     for operation in operations:

@@ -78,6 +78,7 @@ ENTRY_POINTS = [
     "snapshot_daily",
     "manage_webhooks",
     "deliver_webhooks",
+    "console",
 ]
 
 

@@ -1,0 +1,86 @@
+// Every call the page makes goes through `call`: one place that builds the URL, adds the
+// caller's token and turns the service's error shape into an Error with its message as is.
+
+// The functions are the console's siblings (/console beside /get_targets, locally and behind
+// the gateway). This module is served at <base>/console/<version>/api.js, so <base>/ is two
+// folders up whatever the page's own URL looks like.
+const BASE = new URL("../../", import.meta.url);
+
+// Where the ID token of this tab is kept (signin.js); absent while the service asks for none.
+export const TOKEN_KEY = "fleet.token";
+// Fired on document when the service answers 401: the sign-in asks for a token.
+export const UNAUTHENTICATED = "fleet:unauthenticated";
+
+export class ApiError extends Error {
+  constructor(message, status, code, field) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+export function url(name, params = {}) {
+  const target = new URL(name, BASE);
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") {
+      target.searchParams.set(key, String(value));
+    }
+  }
+  return target;
+}
+
+function headers(extra) {
+  const all = { ...extra };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) all.Authorization = `Bearer ${token}`;
+  return all;
+}
+
+async function failure(response) {
+  if (response.status === 401) document.dispatchEvent(new Event(UNAUTHENTICATED));
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not the service's JSON (a proxy's page, say): the status line is all there is.
+  }
+  const error = body && body.error;
+  if (error && typeof error.message === "string") {
+    return new ApiError(error.message, response.status, error.code, error.field);
+  }
+  return new ApiError(`HTTP ${response.status} ${response.statusText}`, response.status);
+}
+
+// JSON of GET <name>?params, or of a POST with `body` (an object as JSON, a string as is with
+// `contentType`).
+export async function call(name, { params = {}, method = "GET", body, contentType } = {}) {
+  const init = { method, headers: headers({ Accept: "application/json" }) };
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    init.headers["Content-Type"] = contentType || "application/json";
+  }
+  let response;
+  try {
+    response = await fetch(url(name, params), init);
+  } catch (error) {
+    throw new ApiError(`${name} cannot be reached: ${error.message}`, 0);
+  }
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
+// The function's own CSV of the same query, saved as a file. Fetched (not a plain link) so
+// the token goes with it.
+export async function download(name, params, filename) {
+  const response = await fetch(url(name, { ...params, format: "csv" }), { headers: headers({}) });
+  if (!response.ok) throw await failure(response);
+  const blob = await response.blob();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}

@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from werkzeug.test import Client
 
+from shared import registry
 from shared.fleet.history.replies import LedgerReply
+from shared.web.openapi import HTTP_METHODS, openapi_document
 from tests.callers import Callers, call, jwt_callers
 from tests.helpers import add_history, days_ago, error_of, new_driver_id
 from tests.test_replies import disagreements
@@ -428,10 +430,33 @@ def test_target_changes_and_ledgered_events_record_who_made_them(
         refused(call(client, "GET", "get_history", headers, driver_id=driver, ledger="true"))
 
 
-def test_the_scheduler_closes_a_day(client: Client, callers: Callers, fresh_engine: Engine) -> None:
-    day = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date()
-    response = call(client, "POST", "snapshot_daily", callers.scheduler(), {"date": str(day)})
-    assert response.status_code == 200, response.get_json()
-    assert response.get_json()["date"] == str(day)
-    delivered = call(client, "POST", "deliver_webhooks", callers.scheduler())
-    assert delivered.status_code == 200, delivered.get_json()
+def test_the_scheduler_and_admins_close_days_and_deliver(
+    client: Client, callers: Callers, fresh_engine: Engine
+) -> None:
+    # A database of its own: closing days here closes them for no other test.
+    today = dt.datetime.now(dt.UTC).date()
+    for headers, days_back in ((callers.scheduler(), 2), (callers.admin(), 1)):
+        day = str(today - dt.timedelta(days=days_back))
+        response = call(client, "POST", "snapshot_daily", headers, {"date": day})
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["date"] == day
+        delivered = call(client, "POST", "deliver_webhooks", headers)
+        assert delivered.status_code == 200, delivered.get_json()
+
+
+def test_the_openapi_document_declares_who_may_call_each_operation() -> None:
+    document = openapi_document()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert document["security"] == [{"bearer": []}]
+    for path, item in document["paths"].items():
+        entry = registry.function(path.lstrip("/").split("/")[0])
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            if entry.roles is None:
+                assert operation["security"] == [], path
+                continue
+            assert operation["x-fleet-roles"] == list(entry.roles), path
+            assert {"401", "403"} <= set(operation["responses"]), path
+    challenge = document["components"]["responses"]["Unauthenticated"]["headers"]
+    assert "WWW-Authenticate" in challenge

@@ -5,13 +5,15 @@ AUTH_* settings that point the functions at them, and one token per role."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.test import Client, TestResponse
 
-from tests.helpers import settings_env
+from tests.helpers import error_of, new_driver_id, settings_env
 from tests.tokens import Issuer
 
 PROJECT = "fleet-roles"
@@ -93,3 +95,41 @@ def call(
         query_string=query,
         headers=headers,
     )
+
+
+def refused(response: TestResponse, status: int = 403) -> dict[str, Any]:
+    """The error of a 401 or 403 answer."""
+    assert response.status_code == status, response.get_json()
+    error = error_of(response)
+    assert error["code"] == {401: "unauthenticated", 403: "forbidden"}[status]
+    return error
+
+
+@dataclass
+class Fleet:
+    """Two teams of a test's own: north (the dispatcher's) with two drivers, south with one,
+    and a driver with no team."""
+
+    north: str
+    south: str
+    north_drivers: tuple[str, str]
+    south_driver: str
+    teamless: str
+
+
+def new_fleet(client: Client, callers: Callers) -> Fleet:
+    """A Fleet, its drivers' targets set by an admin."""
+    tag = uuid.uuid4().hex[:8]
+    made = Fleet(
+        f"north-{tag}",
+        f"south-{tag}",
+        (new_driver_id(), new_driver_id()),
+        new_driver_id(),
+        new_driver_id(),
+    )
+    drivers = [{"driver_id": d, "team": made.north} for d in made.north_drivers]
+    drivers += [{"driver_id": made.south_driver, "team": made.south}]
+    drivers += [{"driver_id": made.teamless}]
+    response = call(client, "POST", "set_targets", callers.admin(), drivers)
+    assert response.status_code == 200, response.get_json()
+    return made

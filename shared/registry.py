@@ -56,6 +56,9 @@ class Function:
     # otherwise, so a new function is never open by omission. None: no identity is asked for
     # (a page a browser opens by its address; what it shows comes from the other functions).
     roles: tuple[str, ...] | None = ("admin",)
+    # False for a function that answers from memory (the console's page): it keeps answering
+    # while the database is down.
+    uses_database: bool = True
 
     @property
     def module(self) -> str:
@@ -128,7 +131,7 @@ FUNCTIONS = (
     ),
     # The dispatchers' page and its files, from memory: no database (its pool is never opened,
     # though the budget above counts it), a few users, and assets cached for a year.
-    Function("console", ("GET",), concurrency=4, max_instances=1, roles=None),
+    Function("console", ("GET",), concurrency=4, max_instances=1, roles=None, uses_database=False),
 )
 
 NAMES = tuple(function.name for function in FUNCTIONS)

@@ -8,6 +8,7 @@ that are really stopped, restarted and have their backends terminated.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import signal
 import socket
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Engine, make_url
 from werkzeug.test import Client
 
 from local.embedded import ensure_database
+from shared import registry
 from shared.db import migrations
 from shared.db.connect import pg8000_params_from_url
 from shared.db.engine import build_engine
@@ -98,6 +100,19 @@ def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnPostgr
     server.cleanup()
 
 
+DATABASE_FUNCTIONS = [f.name for f in registry.FUNCTIONS if f.uses_database]
+
+
+def _status_of(server: Server, method: str, path: str, body: Any) -> int:
+    """The status of a reply that need not be JSON (the console's page)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request(method, path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
 def valid_requests(driver_id: str) -> dict[str, tuple[str, str, Any]]:
     """One well-formed request per function: (method, path with query, JSON body)."""
     return {
@@ -109,6 +124,7 @@ def valid_requests(driver_id: str) -> dict[str, tuple[str, str, Any]]:
         "snapshot_daily": ("POST", "/snapshot_daily", {"date": "2001-01-01", "reset": False}),
         "manage_webhooks": ("GET", "/manage_webhooks", None),
         "deliver_webhooks": ("POST", "/deliver_webhooks", None),
+        "console": ("GET", "/console", None),
     }
 
 
@@ -127,13 +143,16 @@ def test_database_outage_answers_503_then_recovers_without_restart(
         own_postgres.stop()
         try:
             lines_before = len(server.stdout.lines)
-            for name in FUNCTION_NAMES:
+            for name in DATABASE_FUNCTIONS:
                 status, body = server.call(*requests[name])
                 assert status == 503, (name, body)
                 assert body["error"]["code"] == "database_unavailable", body
                 assert set(body["error"]) == {"code", "message", "field"}
+            # The console's page is served from memory: it loads while the database is down.
+            for name in set(FUNCTION_NAMES) - set(DATABASE_FUNCTIONS):
+                assert _status_of(server, *requests[name]) == 200, name
             outage_lines = server.wait_for_lines(
-                lambda line: line.get("status") == 503, len(FUNCTION_NAMES), lines_before
+                lambda line: line.get("status") == 503, len(DATABASE_FUNCTIONS), lines_before
             )
         finally:
             own_postgres.start()
@@ -141,14 +160,14 @@ def test_database_outage_answers_503_then_recovers_without_restart(
         # pinged (and replaced) before use; this one can be quicker.
         time.sleep(Settings().db_ping_after_idle_seconds + 0.1)
 
-        for name in FUNCTION_NAMES:
+        for name in DATABASE_FUNCTIONS:
             lines = [line for line in outage_lines if line.get("function") == name]
             assert len(lines) == 1, (name, lines)
             assert lines[0]["severity"] == "WARNING"
             assert lines[0]["status"] == 503
             assert lines[0]["error_code"] == "database_unavailable"
         # Back without a restart: the same process answers every function again.
-        for name in FUNCTION_NAMES:
+        for name in DATABASE_FUNCTIONS:
             status, body = server.call(*requests[name])
             assert status == 200, (name, body)
     everything = "\n".join(server.stdout.lines + server.stderr.lines)

@@ -88,6 +88,7 @@ def test_snapshot_closes_a_day_by_hand_and_prints_json(cli_database: str) -> Non
         "reset": False,
         "already_done": False,
         "pruned": {"progress_events": 0, "webhook_events": 0},
+        "also_closed": [],
     }
     again = fleet(cli_database, "snapshot", "--date", today, "--no-reset")
     assert again.returncode == 0, again.stderr

@@ -458,6 +458,7 @@ def test_snapshot_killed_mid_way_leaves_the_day_whole_and_the_retry_closes_it_on
             "reset": True,
             "already_done": False,
             "pruned": {"progress_events": 0, "webhook_events": 0},
+            "also_closed": [],
         }
         after = _day_state(engine, today)
         assert after == {

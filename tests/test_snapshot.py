@@ -51,6 +51,7 @@ def test_the_day_goes_to_history_and_the_next_starts(fresh_engine, client):
         "reset": True,
         "already_done": False,
         "pruned": {"progress_events": 0, "webhook_events": 0},
+        "also_closed": [],
     }
     assert history_of(client, "a") == {yesterday.isoformat(): (4, 40.5)}
     assert history_of(client, "b") == {yesterday.isoformat(): (1, 0)}
@@ -70,6 +71,7 @@ def test_the_day_goes_to_history_and_the_next_starts(fresh_engine, client):
         "reset": True,
         "already_done": True,
         "pruned": {"progress_events": 0, "webhook_events": 0},
+        "also_closed": [],
     }
     assert history_of(client, "a") == {yesterday.isoformat(): (4, 40.5)}
     assert history_of(client, "b") == {yesterday.isoformat(): (3, 0)}
@@ -119,6 +121,7 @@ def test_the_scheduled_time_names_the_day_before_in_the_fleet_zone(tokyo, client
         "reset": True,
         "already_done": False,
         "pruned": {"progress_events": 0, "webhook_events": 0},
+        "also_closed": [],
     }
     # Scheduler retries of the same run, written either way, find it done.
     for written in (header[SCHEDULE_TIME], scheduled.astimezone(tokyo).isoformat()):

@@ -437,6 +437,7 @@ def _board_params(day: dt.date, metric: str) -> dict[str, Any]:
         "metric": metric,
         "min_days": 1,
         "min_active_seconds": boards.MIN_ACTIVE_SECONDS_PER_HOUR,
+        "rate_min_seconds": 15 * 60,
         "limit": 10,
         "live": False,
         "viewer": None,

@@ -54,7 +54,7 @@ WITH current_window AS (
 )
 SELECT rank() OVER (ORDER BY c.avg_achievement DESC), c.driver_id, p.rank, c.days_worked,
        c.total_deliveries, c.total_revenue, c.avg_achievement, c.days_achieved,
-       c.active_seconds / 60, per_active_hour(c.total_deliveries, c.active_seconds),
+       c.active_seconds / 60, per_active_hour(c.total_deliveries, c.active_seconds, 900),
        p.rank - rank() OVER (ORDER BY c.avg_achievement DESC),
        round((c.avg_achievement - p.score) * 100 / nullif(p.score, 0), 2)
 FROM current_window c

@@ -26,16 +26,23 @@ from shared.web.endpoint import Reply, endpoint
 def get_history(request: flask.Request) -> Reply:
     query = parse_query(request, HistoryQuery)
     engine = get_engine()
-    timezone = get_settings().fleet_timezone
+    settings = get_settings()
+    timezone = settings.fleet_timezone
     scope = current_scope()
     start, end = window = query.window(calendar.business_today(engine, timezone))
-    answer = {"driver_id": query.driver_id, "days": query.days, "from": start, "to": end}
+    answer = {"driver_id": query.driver_id, "days": query.days_used, "from": start, "to": end}
     if query.ledger:
         audit = ledger.driver_ledger(
             engine, query.driver_id, window=window, timezone=timezone, scope=scope
         )
         return {**answer, **audit}
-    rows = history.driver_history(engine, query.driver_id, window=window, scope=scope)
+    rows = history.driver_history(
+        engine,
+        query.driver_id,
+        window=window,
+        rate_min_seconds=settings.rate_min_active_seconds,
+        scope=scope,
+    )
     if csv_reply.wants_csv(request, query.format):
         return csv_reply.csv_response(engine, HistoryDay, rows, filename="history.csv")
     return {**answer, "history": rows}

@@ -26,7 +26,8 @@ from shared.web.endpoint import Reply, endpoint
 def top_performers(request: flask.Request) -> Reply:
     query = parse_query(request, TopPerformersQuery)
     engine = get_engine()
-    timezone = get_settings().fleet_timezone
+    settings = get_settings()
+    timezone = settings.fleet_timezone
     today = calendar.business_today(engine, timezone)
     start, end = window = (today, today) if query.live else query.window(today)
     scope = current_scope()
@@ -43,6 +44,7 @@ def top_performers(request: flask.Request) -> Reply:
         live=query.live,
         viewer=viewer,
         timezone=timezone,
+        rate_min_seconds=settings.rate_min_active_seconds,
         scope=scope,
     )
     if anonymize:
@@ -57,7 +59,7 @@ def top_performers(request: flask.Request) -> Reply:
     return {
         "metric": query.metric,
         "group_by": query.group_by,
-        "days": None if query.live else query.days,
+        "days": None if query.live else query.days_used,
         "from": start,
         "to": end,
         "team": query.team,

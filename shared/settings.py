@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     fleet_timezone: str = "UTC"
     # Events whose business date is older than this many days are refused (409 too_late).
     late_event_days: int = Field(default=7, ge=1, le=366)
+    # A rate per active hour needs this much active time (below it the rate is null): a driver
+    # active for nine seconds with one delivery has no rate of 400 an hour.
+    rate_min_active_minutes: int = Field(default=15, ge=1, le=1440)
     # How long the ledger of progress events (a retry is recognised within it) and finished
     # webhook events are kept; pruned after each snapshot (shared.fleet.days.retention). Unset:
     # 30 days, or LATE_EVENT_DAYS + 2 if that is more (see event_retention below).
@@ -132,6 +135,10 @@ class Settings(BaseSettings):
     @property
     def webhook_retention(self) -> int:
         return self._retention(self.webhook_retention_days)
+
+    @property
+    def rate_min_active_seconds(self) -> int:
+        return self.rate_min_active_minutes * 60
 
     @property
     def timezone(self) -> ZoneInfo:

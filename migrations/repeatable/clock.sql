@@ -23,10 +23,15 @@ RETURN CASE WHEN p_since IS NULL THEN 0 ELSE greatest(0, floor(extract(epoch FRO
     least(p_until, business_day_start(p_date + 1, p_timezone))
     - greatest(p_since, business_day_start(p_date, p_timezone)))))::integer END;
 
--- A count per active hour (deliveries_per_active_hour, the per_hour board); NULL without active time.
-CREATE OR REPLACE FUNCTION per_active_hour(p_count NUMERIC, p_active_seconds NUMERIC) RETURNS NUMERIC
+-- A count per active hour (deliveries_per_active_hour, the per_hour board); NULL below
+-- p_min_seconds of active time (RATE_MIN_ACTIVE_MINUTES): nine seconds active and one delivery
+-- is no rate of 400 an hour.
+CREATE OR REPLACE FUNCTION per_active_hour(
+    p_count NUMERIC, p_active_seconds NUMERIC, p_min_seconds NUMERIC
+) RETURNS NUMERIC
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN p_active_seconds > 0 THEN round(p_count * 3600 / p_active_seconds, 2) END;
+RETURN CASE WHEN p_active_seconds >= greatest(p_min_seconds, 1)
+            THEN round(p_count * 3600 / p_active_seconds, 2) END;
 
 -- Counts the active interval [p_from, p_to) on the days it covers: an open day's progress row
 -- (created if need be), or, for a closed day, its history row for the part after closed_at (the

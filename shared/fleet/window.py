@@ -11,6 +11,9 @@ from shared.errors import InvalidInput
 from shared.fleet.fields import MAX_DAYS, Days, IsoDate
 from shared.validation import Query
 
+# The window when a request names none: the 30 days before today, and today.
+DEFAULT_DAYS = 30
+
 
 class Window(Query):
     """A window of business dates: `days` (N days back to today) or `from` and `to` (inclusive,
@@ -42,4 +45,9 @@ class Window(Query):
         """The inclusive (from, to); the days form is the N days before today and today."""
         if self.from_ is not None and self.to is not None:
             return self.from_, self.to
-        return today - dt.timedelta(days=self.days or 30), today
+        return today - dt.timedelta(days=self.days_used or DEFAULT_DAYS), today
+
+    @property
+    def days_used(self) -> int | None:
+        """`days` as the window used it (DEFAULT_DAYS when none was given); None for from/to."""
+        return None if self.from_ is not None else (self.days or DEFAULT_DAYS)

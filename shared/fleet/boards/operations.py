@@ -57,13 +57,15 @@ _SCORES = """
            CASE CAST(:metric AS text)
                WHEN 'deliveries' THEN CAST(total_deliveries AS numeric)
                WHEN 'revenue' THEN total_revenue
-               WHEN 'per_hour' THEN per_active_hour(total_deliveries, active_seconds)
+               WHEN 'per_hour'
+                   THEN per_active_hour(total_deliveries, active_seconds, :rate_min_seconds)
                ELSE avg_achievement
            END AS score,
            CASE CAST(:metric AS text)
                WHEN 'deliveries' THEN previous_value
                WHEN 'revenue' THEN previous_value
-               WHEN 'per_hour' THEN per_active_hour(previous_value, previous_base)
+               WHEN 'per_hour'
+                   THEN per_active_hour(previous_value, previous_base, :rate_min_seconds)
                ELSE round(previous_value / previous_base, 2)
            END AS previous_score,
 """
@@ -116,7 +118,8 @@ _DRIVER_BOARD = sa.text(
 )
 SELECT rank, driver_id, days_worked, total_deliveries, total_revenue, avg_achievement,
        days_achieved, active_seconds / 60 AS active_minutes,
-       per_active_hour(total_deliveries, active_seconds) AS deliveries_per_active_hour,
+       per_active_hour(total_deliveries, active_seconds, :rate_min_seconds)
+           AS deliveries_per_active_hour,
        previous_rank,
        previous_rank - rank AS rank_change,
        CASE WHEN eligible AND previously_eligible AND previous_score > 0
@@ -190,7 +193,8 @@ _TEAM_BOARD = sa.text(
 SELECT rank, team, drivers, CAST(total_deliveries AS bigint) AS total_deliveries, total_revenue,
        avg_achievement, CAST(days_achieved AS bigint) AS days_achieved,
        CAST(active_seconds AS bigint) / 60 AS active_minutes,
-       per_active_hour(total_deliveries, active_seconds) AS deliveries_per_active_hour,
+       per_active_hour(total_deliveries, active_seconds, :rate_min_seconds)
+           AS deliveries_per_active_hour,
        previous_rank,
        previous_rank - rank AS rank_change,
        CASE WHEN previously_eligible AND previous_score > 0
@@ -215,6 +219,7 @@ def board(
     live: bool,
     viewer: str | None,
     timezone: str,
+    rate_min_seconds: int,
     scope: Scope = EVERYONE,
 ) -> list[dict[str, Any]]:
     """The ranked rows of one board. With `compare`, each row has previous_rank, rank_change
@@ -241,6 +246,7 @@ def board(
         "metric": metric,
         "min_days": min_days,
         "min_active_seconds": MIN_ACTIVE_SECONDS_PER_HOUR,
+        "rate_min_seconds": rate_min_seconds,
         "limit": limit,
         "live": live,
         "viewer": viewer,

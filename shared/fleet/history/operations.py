@@ -27,7 +27,8 @@ _HISTORY = sa.text(
 SELECT h.date, h.team, h.deliveries_completed, h.revenue_generated, h.target_deliveries,
        h.target_revenue, h.achievement_percentage, h.target_achieved,
        h.active_seconds / 60 AS active_minutes,
-       per_active_hour(h.deliveries_completed, h.active_seconds) AS deliveries_per_active_hour
+       per_active_hour(h.deliveries_completed, h.active_seconds, :rate_min_seconds)
+           AS deliveries_per_active_hour
 FROM driver_performance_history h
 WHERE h.driver_id = :driver_id AND h.date BETWEEN :from AND :to
   AND EXISTS (SELECT FROM driver_targets t WHERE t.driver_id = h.driver_id"""
@@ -54,13 +55,24 @@ def driver_must_exist(conn: sa.Connection, driver_id: str, field: str, scope: Sc
 
 
 def driver_history(
-    engine: Engine, driver_id: str, *, window: tuple[dt.date, dt.date], scope: Scope = EVERYONE
+    engine: Engine,
+    driver_id: str,
+    *,
+    window: tuple[dt.date, dt.date],
+    rate_min_seconds: int,
+    scope: Scope = EVERYONE,
 ) -> list[dict[str, Any]]:
     """The driver's closed days in the inclusive window, newest first; 404 for a driver never
     seen. A driver reads only their own, a dispatcher their teams' drivers'."""
     scope.own_driver(driver_id, rule="read their own history", field="driver_id")
     start, end = window
-    params = {"driver_id": driver_id, "from": start, "to": end, **scope.params}
+    params = {
+        "driver_id": driver_id,
+        "from": start,
+        "to": end,
+        "rate_min_seconds": rate_min_seconds,
+        **scope.params,
+    }
     with transaction(engine) as conn:
         history = [dict(row) for row in conn.execute(_HISTORY, params).mappings()]
         if not history:

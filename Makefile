@@ -26,7 +26,7 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared functions main.py
+	$(BIN)/mypy shared functions main.py local ops deploy
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .

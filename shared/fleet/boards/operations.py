@@ -50,6 +50,20 @@ WITH viewer_team AS (
 )
 """
 
+# Both boards' previous window, from the day rows (`current` false): how many days, and the
+# per-day values summed (the metric's, and its base: days, or active seconds for per_hour).
+_PREVIOUS = """
+           count(*) FILTER (WHERE NOT current) AS previous_days,
+           sum(CASE CAST(:metric AS text)
+                   WHEN 'deliveries' THEN deliveries
+                   WHEN 'revenue' THEN revenue
+                   WHEN 'per_hour' THEN deliveries
+                   ELSE achievement
+               END) FILTER (WHERE NOT current) AS previous_value,
+           sum(CASE CAST(:metric AS text) WHEN 'per_hour' THEN active_seconds ELSE 1 END)
+               FILTER (WHERE NOT current) AS previous_base
+"""
+
 # Both boards' score for :metric, and the previous window's, from the columns their grouping
 # gives: total_deliveries, total_revenue, avg_achievement, active_seconds, previous_value and
 # previous_base (per-day values summed, over days or active seconds).
@@ -85,16 +99,9 @@ _DRIVER_BOARD = sa.text(
            round(avg(achievement) FILTER (WHERE current), 2) AS avg_achievement,
            count(*) FILTER (WHERE current AND achieved) AS days_achieved,
            coalesce(sum(active_seconds) FILTER (WHERE current), 0) AS active_seconds,
-           count(*) FILTER (WHERE NOT current) AS previous_days,
-           sum(CASE CAST(:metric AS text)
-                   WHEN 'deliveries' THEN deliveries
-                   WHEN 'revenue' THEN revenue
-                   WHEN 'per_hour' THEN deliveries
-                   ELSE achievement
-               END) FILTER (WHERE NOT current) AS previous_value,
-           sum(CASE CAST(:metric AS text) WHEN 'per_hour' THEN active_seconds ELSE 1 END)
-               FILTER (WHERE NOT current) AS previous_base
-    FROM day_rows
+"""
+    + _PREVIOUS
+    + """    FROM day_rows
     GROUP BY driver_id
 ), scored AS (
     SELECT *,"""
@@ -144,16 +151,9 @@ _TEAM_BOARD = sa.text(
            sum(achievement) FILTER (WHERE current) AS achievement,
            count(*) FILTER (WHERE current AND achieved) AS days_achieved,
            sum(active_seconds) FILTER (WHERE current) AS active_seconds,
-           count(*) FILTER (WHERE NOT current) AS previous_days,
-           sum(CASE CAST(:metric AS text)
-                   WHEN 'deliveries' THEN deliveries
-                   WHEN 'revenue' THEN revenue
-                   WHEN 'per_hour' THEN deliveries
-                   ELSE achievement
-               END) FILTER (WHERE NOT current) AS previous_value,
-           sum(CASE CAST(:metric AS text) WHEN 'per_hour' THEN active_seconds ELSE 1 END)
-               FILTER (WHERE NOT current) AS previous_base
-    FROM day_rows
+"""
+    + _PREVIOUS
+    + """    FROM day_rows
     WHERE team IS NOT NULL
     GROUP BY team, driver_id
 ), per_team AS (

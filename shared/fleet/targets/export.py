@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from shared.auth.scope import EVERYONE, Scope
 from shared.db.translate import translated_errors
-from shared.fleet.targets.operations import DRIVER_TODAY, IN_SCOPE
+from shared.fleet.targets.operations import DRIVER_TODAY, IN_SCOPE, LIST_FILTERS
 from shared.fleet.targets.replies import DriverProgress
 from shared.web import csv_sql
 from shared.web.replies import field_names
@@ -52,9 +52,8 @@ FROM (
         LEFT JOIN driver_days d
                ON d.driver_id = t.driver_id AND d.business_date = business_today(:tz)
                   AND d.driver_id > :after
-        WHERE t.driver_id > :after
-          AND (CAST(:status AS text) IS NULL OR t.status = CAST(:status AS text))
-          AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))"""
+        WHERE t.driver_id > :after"""
+    + LIST_FILTERS
     + IN_SCOPE
     + """        ORDER BY t.driver_id
         LIMIT :limit

@@ -79,6 +79,11 @@ IN_SCOPE = """
       AND (CAST(:scope_teams AS text[]) IS NULL OR t.team = ANY (CAST(:scope_teams AS text[])))
 """
 
+# The list's filters (:status, :team) on driver_targets t, for the page and the export alike.
+LIST_FILTERS = """
+      AND (CAST(:status AS text) IS NULL OR t.status = CAST(:status AS text))
+      AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))"""
+
 _LOCK_TODAY = sa.text("SELECT lock_business_day(business_today(:tz))")
 
 # A driver's values today, from driver_targets t and today's driver_days row d (none before the
@@ -123,9 +128,8 @@ FROM (
     LEFT JOIN driver_days d
            ON d.driver_id = t.driver_id AND d.business_date = business_today(:tz)
     WHERE (CAST(:driver_id AS text) IS NULL OR t.driver_id = CAST(:driver_id AS text))
-      AND (CAST(:after AS text) IS NULL OR t.driver_id > CAST(:after AS text))
-      AND (CAST(:status AS text) IS NULL OR t.status = CAST(:status AS text))
-      AND (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))"""
+      AND (CAST(:after AS text) IS NULL OR t.driver_id > CAST(:after AS text))"""
+    + LIST_FILTERS
     + IN_SCOPE
     + """    ORDER BY t.driver_id
     LIMIT :limit

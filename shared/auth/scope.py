@@ -20,7 +20,7 @@ from typing import Any
 
 from shared.auth.access import OPEN, current_identity
 from shared.auth.identity import Identity, Role
-from shared.errors import Forbidden
+from shared.errors import FleetError, Forbidden, NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,13 @@ class Scope:
         return Forbidden(
             f"{article} {self.role} may only reach drivers of their teams ({teams})", field=field
         )
+
+    def unseen(self, driver_id: str, *, field: str) -> FleetError:
+        """What a driver the statements did not find is: 404 `driver_not_found`, or for a
+        team-bound scope the 403 of a driver outside its teams (the two look alike there)."""
+        if self.teams is not None:
+            return self.outside_teams(field=field)
+        return NotFound(f"driver {driver_id!r} not found", code="driver_not_found", field=field)
 
     def not_driver(self, *, rule: str) -> None:
         """Refuses a driver what only other roles may ask (`rule`: "read the fleet summary")."""

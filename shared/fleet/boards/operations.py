@@ -19,6 +19,10 @@ from shared.fleet.history.operations import driver_must_exist
 # The per_hour board leaves out whoever was active for less than this in the window.
 MIN_ACTIVE_SECONDS_PER_HOUR = 3600
 
+# The day rows both boards rank: closed days in [:prev_from, :to] (the previous window, when
+# compared, lies just before :from; `current` tells the two apart), plus with :live the open
+# day's progress rows (:to is then today) with their running active time. Every value is
+# bound; CASE on :metric picks the score, so the statement texts never change.
 # Scope (shared.auth.scope): a team-bound caller's board holds the day rows of its teams only
 # (each day row keeps the team the driver had that day); a driver's, the rows of the driver's
 # current team (none if they have no team), the team read in the same statement.

@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 
 from shared.auth.scope import EVERYONE, Scope
 from shared.db.transactions import single_statement
-from shared.errors import NotFound
 from shared.fleet.targets.operations import IN_SCOPE
 
 # One row per event (or one with no event: the driver has none in the window). The window is
@@ -50,12 +49,8 @@ def driver_ledger(
     params = {"driver_id": driver_id, "from": start, "to": end, "tz": timezone, **scope.params}
     with single_statement(engine) as conn:
         rows = conn.execute(_LEDGER, params).mappings().all()
-    if not rows and scope.teams is not None:
-        raise scope.outside_teams(field="driver_id")
     if not rows:
-        raise NotFound(
-            f"driver {driver_id!r} not found", code="driver_not_found", field="driver_id"
-        )
+        raise scope.unseen(driver_id, field="driver_id")
     events = [
         {key: value for key, value in row.items() if key != "targets_set_by"}
         for row in rows

@@ -10,7 +10,6 @@ from sqlalchemy.engine import Engine
 
 from shared.auth.scope import EVERYONE, Scope
 from shared.db.transactions import transaction
-from shared.errors import NotFound
 from shared.fleet.targets.operations import IN_SCOPE
 
 # The driver, if the caller's scope reaches them (shared.auth.scope).
@@ -38,20 +37,12 @@ ORDER BY h.date DESC
 """
 )
 
-# The day rows both boards rank: closed days in [:prev_from, :to] (the previous window, when
-# compared, lies just before :from; `current` tells the two apart), plus with :live the open
-# day's progress rows (:to is then today) with their running active time. Every value is
-# bound; CASE on :metric picks the score, so the statement texts never change.
-
 
 def driver_must_exist(conn: sa.Connection, driver_id: str, field: str, scope: Scope) -> None:
     """404 for a driver never seen; for a team-bound scope, 403 for one outside its teams and
     for one never seen alike (the two look the same from outside the team)."""
-    found = conn.execute(_DRIVER_EXISTS, {"driver_id": driver_id, **scope.params}).first()
-    if found is None and scope.teams is not None:
-        raise scope.outside_teams(field=field)
-    if found is None:
-        raise NotFound(f"driver {driver_id!r} not found", code="driver_not_found", field=field)
+    if conn.execute(_DRIVER_EXISTS, {"driver_id": driver_id, **scope.params}).first() is None:
+        raise scope.unseen(driver_id, field=field)
 
 
 def driver_history(

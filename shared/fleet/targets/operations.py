@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 
 from shared.auth.scope import EVERYONE, Scope
 from shared.db.transactions import single_statement, transaction
-from shared.errors import NotFound
 from shared.fleet.targets.requests import DriverTarget
 
 # One statement for the whole batch: the drivers arrive as one JSON parameter.
@@ -234,12 +233,8 @@ def get_driver(
     params = _filters(timezone, scope, driver_id=driver_id, limit=1)
     with single_statement(engine) as conn:
         row = conn.execute(_SELECT_DRIVERS, params).mappings().first()
-    if row is None and scope.teams is not None:
-        raise scope.outside_teams(field="driver_id")
     if row is None:
-        raise NotFound(
-            f"driver {driver_id!r} not found", code="driver_not_found", field="driver_id"
-        )
+        raise scope.unseen(driver_id, field="driver_id")
     return dict(row)
 
 

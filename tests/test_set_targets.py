@@ -1,5 +1,5 @@
 """set_targets: both body forms, defaults only when absent, strict types, an atomic batch of up
-to 10,000 drivers, the day restarted, and the HTTP-level refusals (405, 413, 415, 400)."""
+to 10,000 drivers, today's progress kept, and the HTTP-level refusals (405, 413, 415, 400)."""
 
 from __future__ import annotations
 
@@ -170,7 +170,9 @@ def test_a_full_batch_of_10000_drivers_is_written(client, engine):
     assert written[ids[9_999]] == (9_999 % 50, Decimal("5000.00"))
 
 
-def test_setting_targets_starts_the_day_again(client, driver_id):
+def test_setting_targets_keeps_todays_progress_and_resets_the_status(client, driver_id):
+    # Issue 16, point 7: setting targets used to zero today's progress; now it keeps it (each
+    # day has its own progress row) and only `restart_day` zeroes it (test_set_targets_keeps).
     post(client, "set_targets", [{"driver_id": driver_id, "target_deliveries": 10}])
     progressed = post(
         client,
@@ -184,7 +186,7 @@ def test_setting_targets_starts_the_day_again(client, driver_id):
     post(client, "set_targets", [{"driver_id": driver_id, "target_deliveries": 12}])
     after = get(client, "get_targets", driver_id=driver_id).get_json()
     assert after["target_deliveries"] == 12
-    assert (after["current_deliveries"], after["current_revenue"]) == (0, 0)
+    assert (after["current_deliveries"], after["current_revenue"]) == (4, 80.5)
     assert after["status"] == "available"
 
 

@@ -51,7 +51,8 @@ def test_columns_left_out_are_fields_left_out(client: Client) -> None:
     assert post(client, "set_targets", [{"driver_id": a, "team": team}]).status_code == 200
     response = send_csv(client, f"target_deliveries,driver_id\r\n7,{a}\r\n")
     assert response.status_code == 200, response.get_json()
-    # The JSON defaults for a missing target, and the driver keeps its team.
+    # A missing target keeps the stored one (5000, its default when it was new), and the driver
+    # keeps its team.
     stored = driver(client, a)
     assert (stored["target_deliveries"], stored["target_revenue"], stored["team"]) == (
         7,

@@ -2,10 +2,10 @@
 request as the JSON body, so the same rules hold and the batch is still all or nothing.
 
 - A header row, then one driver per row. Read: `driver_id` (required), `target_deliveries`,
-  `target_revenue`, `team`. A column left out is a field left out (the JSON defaults, and an
-  existing driver keeps its team); the other columns of the drivers export
+  `target_revenue`, `team`. A column left out is a field left out (an existing driver keeps
+  its stored value, a new one gets the JSON defaults); the other columns of the drivers export
   (`get_targets?format=csv`) are ignored, so an export is accepted back as it is; any other
-  column is refused by name (a misspelt `target_revenu` must not silently mean "5000").
+  column is refused by name (a misspelt `target_revenu` must not silently keep the target).
 - A cell is never "absent": an empty target is an error, an empty `team` is no team (null), as
   the export writes it.
 - Text cells the export guarded against spreadsheet formulas (`'=x`) are read back as written

@@ -14,10 +14,15 @@ from shared.db.transactions import single_statement, transaction
 from shared.fleet.targets.requests import DriverTarget
 
 # One statement for the whole batch: the drivers arrive as one JSON parameter.
-# An item without `team` (team_given false) keeps the driver's current team, read by primary key
-# in the same statement; `"team": null` clears it. The status goes back to `available`, but a
-# stopped active-time clock stays stopped until the driver reports (repeatable/clock.sql), and
-# active time is not reset: it measures the driver's time, not progress toward a target.
+# A field an item leaves out (its `_given` flag false) keeps an existing driver's stored value:
+# a target as on the row the upsert locks, the team read by primary key in the same statement.
+# A new driver gets the model's defaults, sent in the item. `"team": null` clears the team.
+# Today's driver_days row follows the standing targets as set, and keeps the progress already
+# counted unless the item has `restart_day` (each day has its own row, so nothing needs zeroing
+# to start one). `IN (SELECT ... FROM input)` is one hashed lookup per row, not a batch scan.
+# The status goes back to `available`, but a stopped active-time clock stays stopped until the
+# driver reports (repeatable/clock.sql), and active time is not reset: it measures the driver's
+# time, not progress toward a target.
 # Rows are written in driver_id order: two batches sharing drivers lock them in the same order
 # (in input order they deadlock).
 # Scope (shared.auth.scope): with :scope_teams, a driver is written only if its new team is one
@@ -27,8 +32,9 @@ from shared.fleet.targets.requests import DriverTarget
 _UPSERT_TARGETS = sa.text("""
 WITH input AS (
     SELECT * FROM json_to_recordset(CAST(:drivers AS json))
-        AS i(driver_id text, target_deliveries integer, target_revenue numeric, team text,
-             team_given boolean)
+        AS i(driver_id text, target_deliveries integer, target_deliveries_given boolean,
+             target_revenue numeric, target_revenue_given boolean, team text, team_given boolean,
+             restart_day boolean)
 ), upserted AS (
     INSERT INTO driver_targets AS t (driver_id, target_deliveries, target_revenue, team,
                                      updated_by)
@@ -43,8 +49,13 @@ WITH input AS (
        OR new.team = ANY (CAST(:scope_teams AS text[]))
     ORDER BY i.driver_id
     ON CONFLICT (driver_id) DO UPDATE
-        SET target_deliveries = excluded.target_deliveries,
-            target_revenue = excluded.target_revenue,
+        SET target_deliveries = CASE WHEN t.driver_id IN (SELECT g.driver_id FROM input g
+                                                          WHERE g.target_deliveries_given)
+                                     THEN excluded.target_deliveries
+                                     ELSE t.target_deliveries END,
+            target_revenue = CASE WHEN t.driver_id IN (SELECT g.driver_id FROM input g
+                                                       WHERE g.target_revenue_given)
+                                  THEN excluded.target_revenue ELSE t.target_revenue END,
             team = excluded.team,
             status = 'available',
             status_changed_at = now(),
@@ -63,8 +74,12 @@ WITH input AS (
         SET target_deliveries = excluded.target_deliveries,
             target_revenue = excluded.target_revenue,
             team = excluded.team,
-            current_deliveries = 0,
-            current_revenue = 0
+            current_deliveries = CASE WHEN d.driver_id IN (SELECT r.driver_id FROM input r
+                                                           WHERE r.restart_day)
+                                      THEN 0 ELSE d.current_deliveries END,
+            current_revenue = CASE WHEN d.driver_id IN (SELECT r.driver_id FROM input r
+                                                        WHERE r.restart_day)
+                                   THEN 0 ELSE d.current_revenue END
 )
 SELECT array_agg(i.driver_id) AS refused
 FROM input i LEFT JOIN upserted u ON u.driver_id = i.driver_id
@@ -165,7 +180,9 @@ WHERE (CAST(:team AS text) IS NULL OR t.team = CAST(:team AS text))"""
 def set_targets(
     engine: Engine, drivers: Sequence[DriverTarget], *, timezone: str, scope: Scope = EVERYONE
 ) -> int:
-    """Upserts every driver's targets and starts their day: progress 0, status available.
+    """Upserts every driver's targets and opens their day, status available. A field left out
+    keeps an existing driver's value (defaults for a new one); today's progress stays unless the
+    driver's item has `restart_day`.
 
     All or nothing. If today was already closed by hand, only the standing targets change;
     the next day opens with them. A team-bound `scope` writes only drivers whose stored and
@@ -179,9 +196,12 @@ def set_targets(
             {
                 "driver_id": d.driver_id,
                 "target_deliveries": d.target_deliveries,
+                "target_deliveries_given": d.target_deliveries_given,
                 "target_revenue": str(d.target_revenue),
+                "target_revenue_given": d.target_revenue_given,
                 "team": d.team,
                 "team_given": d.team_given,
+                "restart_day": d.restart_day,
             }
             for d in drivers
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from shared.errors import InvalidInput
 from shared.fleet.fields import DriverId, Format, Money, Status, TeamName
@@ -16,11 +16,23 @@ MAX_TARGET_BATCH = 10_000
 
 class DriverTarget(Body):
     driver_id: DriverId
-    # Defaults only when the field is absent: an explicit 0 stays 0 (the seed's `|| 20` did not).
+    # Absent keeps an existing driver's stored target (the `_given` properties); these defaults
+    # are a new driver's only. An explicit 0 stays 0 (the seed's `|| 20` did not).
     target_deliveries: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 20
     target_revenue: Annotated[Money, Field(ge=0)] = Decimal("5000")
-    # Absent keeps an existing driver's team (see `team_given`); null clears it.
+    # Absent keeps an existing driver's team; null clears it.
     team: TeamName | None = None
+    # Today's progress is kept unless this asks otherwise: true zeroes today's counts (a
+    # deliberate restart). Per driver: the bare-array body has no place for a request-level flag.
+    restart_day: StrictBool = False
+
+    @property
+    def target_deliveries_given(self) -> bool:
+        return "target_deliveries" in self.model_fields_set
+
+    @property
+    def target_revenue_given(self) -> bool:
+        return "target_revenue" in self.model_fields_set
 
     @property
     def team_given(self) -> bool:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -256,3 +259,26 @@ def child_env(database_url: str | None = None, **overrides: str) -> dict[str, st
         env.update(DATABASE_URL=database_url, MIGRATE_ON_START="true")
     env.update(overrides)
     return env
+
+
+# --- the deploy script -------------------------------------------------------------------------
+
+DEPLOY_SCRIPT = PROJECT_ROOT / "deploy" / "deploy.py"
+
+
+def run_deploy(*args: str) -> subprocess.CompletedProcess[str]:
+    """deploy/deploy.py with `args`, and no gcloud on PATH: a dry run must not need it."""
+    return subprocess.run(
+        [sys.executable, str(DEPLOY_SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/nonexistent"},
+        check=False,
+    )
+
+
+def deploy_plan(*args: str) -> list[list[str]]:
+    """The commands `deploy.py ARGS --dry-run` prints, each split as a shell would (no notes)."""
+    result = run_deploy(*args, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    return [shlex.split(line) for line in result.stdout.splitlines() if line[:1] not in ("#", "")]

@@ -9,7 +9,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from shared import registry
+from tests.helpers import deploy_plan, run_deploy
 
 pytestmark = pytest.mark.slow
 
@@ -36,15 +36,7 @@ NO_ACCOUNT = "You do not currently have an active account selected"
 
 
 def plan(*extra: str) -> list[list[str]]:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "deploy" / "deploy.py"), *BASE, "--dry-run", *extra],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/nonexistent"},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return [shlex.split(line) for line in result.stdout.splitlines() if line[:1] not in ("#", "")]
+    return deploy_plan(*BASE, *extra)
 
 
 def gcloud_says(command: list[str], config_dir: str) -> str:
@@ -126,12 +118,6 @@ def test_no_function_is_kept_warm_unless_asked() -> None:
     ],
 )
 def test_bad_warm_instances_are_refused(extra: list[str], message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "deploy" / "deploy.py"), *BASE, "--dry-run", *extra],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/nonexistent"},
-        check=False,
-    )
+    result = run_deploy(*BASE, "--dry-run", *extra)
     assert result.returncode == 2
     assert message in result.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from shared import registry
 from shared.auth.settings import AuthSettings
 from shared.web.openapi import openapi_document
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT, deploy_plan
 
 sys.path.insert(0, str(PROJECT_ROOT / "deploy"))
 import gateway
@@ -33,15 +32,7 @@ SCHEDULED = {f.name for f in registry.FUNCTIONS if f.schedule is not None}
 
 
 def dry_run(*extra: str) -> list[list[str]]:
-    result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "deploy" / "deploy.py"), *BASE, "--dry-run", *extra],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/nonexistent"},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return [shlex.split(line) for line in result.stdout.splitlines() if line[:1] not in ("#", "")]
+    return deploy_plan(*BASE, *extra)
 
 
 def flag(command: list[str], name: str) -> str:

@@ -17,6 +17,7 @@ from werkzeug.test import Client
 
 from local.dispatcher import build_app
 from shared.db.instance import close_engine, get_engine
+from tests.callers import Callers, Fleet, jwt_callers, new_fleet
 from tests.helpers import (
     PROJECT_ROOT,
     Databases,
@@ -110,3 +111,16 @@ def driver_id() -> str:
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def callers() -> Iterator[Callers]:
+    """A real issuer on 127.0.0.1 and a token for each role (tests/callers.py), per module."""
+    with jwt_callers() as made:
+        yield made
+
+
+@pytest.fixture
+def fleet(client: Client, callers: Callers) -> Fleet:
+    """Two teams of drivers, their targets set by an admin (tests/callers.py new_fleet)."""
+    return new_fleet(client, callers)

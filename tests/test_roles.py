@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,20 +19,8 @@ from werkzeug.test import Client
 from shared import registry
 from shared.fleet.history.replies import LedgerReply
 from shared.web.openapi import HTTP_METHODS, openapi_document
-from tests.callers import Callers, Fleet, call, jwt_callers, new_fleet, refused
+from tests.callers import Callers, Fleet, call, refused
 from tests.test_replies import disagreements
-
-
-@pytest.fixture(scope="module")
-def callers() -> Iterator[Callers]:
-    with jwt_callers() as made:
-        yield made
-
-
-@pytest.fixture
-def fleet(client: Client, callers: Callers) -> Fleet:
-    return new_fleet(client, callers)
-
 
 # --- which roles may call which function at all ------------------------------------------------
 

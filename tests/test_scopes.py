@@ -5,27 +5,13 @@ every reply, CSV and count; a refused batch writes nothing (README "Who may do w
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 from werkzeug.test import Client
 
-from tests.callers import Callers, Fleet, call, jwt_callers, new_fleet, refused
+from tests.callers import Callers, Fleet, call, refused
 from tests.helpers import add_history, days_ago, new_driver_id
-
-
-@pytest.fixture(scope="module")
-def callers() -> Iterator[Callers]:
-    with jwt_callers() as made:
-        yield made
-
-
-@pytest.fixture
-def fleet(client: Client, callers: Callers) -> Fleet:
-    return new_fleet(client, callers)
-
 
 # --- a driver: their own row, history, events and board -----------------------------------------
 

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth.settings import AuthSettings
+from shared.console.settings import ConsoleSettings
 
 DEFAULT_RETENTION_DAYS = 30
 
@@ -83,6 +84,8 @@ class Settings(BaseSettings):
 
     # Who may call (AUTH_*): a class of its own in shared/auth/, read from the same environment.
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    # The console's sign-in (CONSOLE_*): Identity Platform's API key and origins.
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @field_validator("fleet_timezone")
     @classmethod

@@ -6,19 +6,14 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared.console import assets
+from shared.console import assets, page
 from shared.console.assets import File
 from shared.errors import NotFound
+from shared.settings import get_settings
 from shared.web.endpoint import Reply, endpoint
 
-# Scripts, styles and everything else from this origin only; no inline code, no framing, no
-# plugins, no <base> to redirect relative URLs, no form posting elsewhere.
-CSP = (
-    "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
-    "object-src 'none'"
-)
 # A versioned URL never changes its bytes; the page is revalidated on every load (its ETag
-# is the version) so a new deploy is seen at once.
+# is the version and the sign-in settings) so a new deploy is seen at once.
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 
@@ -27,10 +22,11 @@ REVALIDATE = "no-cache"
 @endpoint
 def console(request: flask.Request) -> Reply:
     files = assets.console()
+    signin = page.sign_in(get_settings())
     if request.path == "/":
-        if request.if_none_match.contains(files.version):
-            return _response(request, None, cache=REVALIDATE, etag=files.version)
-        return _response(request, files.page, cache=REVALIDATE, etag=files.version)
+        served, etag = page.page(signin)
+        shown = None if request.if_none_match.contains(etag) else served
+        return _response(request, shown, csp=signin.csp, cache=REVALIDATE, etag=etag)
     version, _, name = request.path.removeprefix("/").partition("/")
     asset = files.assets.get(name) if version == files.version else None
     if asset is None:
@@ -38,11 +34,11 @@ def console(request: flask.Request) -> Reply:
             f"no console file at {request.path}; open the console at its page",
             code="asset_not_found",
         )
-    return _response(request, asset, cache=IMMUTABLE)
+    return _response(request, asset, csp=signin.csp, cache=IMMUTABLE)
 
 
 def _response(
-    request: flask.Request, file: File | None, *, cache: str, etag: str | None = None
+    request: flask.Request, file: File | None, *, csp: str, cache: str, etag: str | None = None
 ) -> flask.Response:
     if file is None:
         response = flask.Response(status=304)
@@ -54,7 +50,8 @@ def _response(
     response.headers["Cache-Control"] = cache
     # The body depends on Accept-Encoding: caches keep one per encoding.
     response.headers["Vary"] = "Accept-Encoding"
-    response.headers["Content-Security-Policy"] = CSP
+    # The page's policy is the one that counts; its files carry it too.
+    response.headers["Content-Security-Policy"] = csp
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     if etag is not None:

@@ -55,7 +55,7 @@ def _served(root: Traversable, prefix: str = "") -> dict[str, bytes]:
     return found
 
 
-def _file(name: str, body: bytes) -> File:
+def make_file(name: str, body: bytes) -> File:
     content_type = next(t for suffix, t in CONTENT_TYPES.items() if name.endswith(suffix))
     # mtime=0: the same bytes on every instance, whatever the clock.
     return File(body, gzip.compress(body, compresslevel=9, mtime=0), content_type)
@@ -71,6 +71,6 @@ def console() -> Console:
     page = files.pop(PAGE).replace(VERSION_PLACEHOLDER.encode(), version.encode())
     return Console(
         version=version,
-        page=_file(PAGE, page),
-        assets={name: _file(name, body) for name, body in files.items()},
+        page=make_file(PAGE, page),
+        assets={name: make_file(name, body) for name, body in files.items()},
     )

@@ -1,15 +1,12 @@
 // Every call the page makes goes through `call`: one place that builds the URL, adds the
 // caller's token and turns the service's error shape into an Error with its message as is.
 
+import { bearer, refused } from "./session.js";
+
 // The functions are the console's siblings (/console beside /get_targets, locally and behind
 // the gateway). This module is served at <base>/console/<version>/api.js, so <base>/ is two
 // folders up whatever the page's own URL looks like.
 const BASE = new URL("../../", import.meta.url);
-
-// Where the ID token of this tab is kept (signin.js); absent while the service asks for none.
-export const TOKEN_KEY = "fleet.token";
-// Fired on document when the service answers 401: the sign-in asks for a token.
-export const UNAUTHENTICATED = "fleet:unauthenticated";
 
 export class ApiError extends Error {
   constructor(message, status, code, field) {
@@ -30,15 +27,16 @@ export function url(name, params = {}) {
   return target;
 }
 
-function headers(extra) {
+// The request's headers and the token they carry (session.js), if any.
+async function headers(extra) {
   const all = { ...extra };
-  const token = sessionStorage.getItem(TOKEN_KEY);
+  const token = await bearer();
   if (token) all.Authorization = `Bearer ${token}`;
-  return all;
+  return { all, token };
 }
 
-async function failure(response) {
-  if (response.status === 401) document.dispatchEvent(new Event(UNAUTHENTICATED));
+// A 401 ends the session that token belonged to: the sign-in form shows the service's message.
+async function failure(response, token) {
   let body = null;
   try {
     body = await response.json();
@@ -46,16 +44,18 @@ async function failure(response) {
     // Not the service's JSON (a proxy's page, say): the status line is all there is.
   }
   const error = body && body.error;
-  if (error && typeof error.message === "string") {
-    return new ApiError(error.message, response.status, error.code, error.field);
-  }
-  return new ApiError(`HTTP ${response.status} ${response.statusText}`, response.status);
+  const failed = error && typeof error.message === "string"
+    ? new ApiError(error.message, response.status, error.code, error.field)
+    : new ApiError(`HTTP ${response.status} ${response.statusText}`, response.status);
+  if (response.status === 401) refused(token, failed.message);
+  return failed;
 }
 
 // JSON of GET <name>?params, or of a POST with `body` (an object as JSON, a string as is with
 // `contentType`).
 export async function call(name, { params = {}, method = "GET", body, contentType } = {}) {
-  const init = { method, headers: headers({ Accept: "application/json" }) };
+  const { all, token } = await headers({ Accept: "application/json" });
+  const init = { method, headers: all };
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     init.headers["Content-Type"] = contentType || "application/json";
@@ -66,15 +66,16 @@ export async function call(name, { params = {}, method = "GET", body, contentTyp
   } catch (error) {
     throw new ApiError(`${name} cannot be reached: ${error.message}`, 0);
   }
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) throw await failure(response, token);
   return response.json();
 }
 
 // The function's own CSV of the same query, saved as a file. Fetched (not a plain link) so
 // the token goes with it.
 export async function download(name, params, filename) {
-  const response = await fetch(url(name, { ...params, format: "csv" }), { headers: headers({}) });
-  if (!response.ok) throw await failure(response);
+  const { all, token } = await headers({});
+  const response = await fetch(url(name, { ...params, format: "csv" }), { headers: all });
+  if (!response.ok) throw await failure(response, token);
   const blob = await response.blob();
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);

@@ -1,11 +1,13 @@
 // The console's start: the views by URL hash (#live, #boards, #drivers, #driver/<id>,
-// #targets, #webhooks), the team picker, and the refresh every 15 seconds.
+// #targets, #webhooks), the team picker, and the refresh every 15 seconds, once signed in.
 
 import { call } from "./api.js";
 import { showDriver, initDriver } from "./driver.js";
 import { initDrivers, refreshDrivers } from "./drivers.js";
 import { initLive, refreshLive } from "./live.js";
 import { initPeriods, refreshPeriod } from "./periods.js";
+import { allowedTeams, blocked, mayView } from "./roles.js";
+import { AUTH_REQUIRED, signedIn } from "./session.js";
 import { initSignIn } from "./signin.js";
 import { CHANGED, onTeamChange, setTeam } from "./state.js";
 import { refreshToday, showTodayError } from "./today.js";
@@ -24,9 +26,12 @@ const VIEWS = {
   webhooks: { load: refreshWebhooks },
 };
 
+// Whether the page may call the functions now: not for a driver, nor while signed out.
+const calling = () => !blocked() && (!AUTH_REQUIRED || signedIn());
+
 function route() {
   const [name, ...rest] = location.hash.slice(1).split("/");
-  const view = VIEWS[name] ? name : "live";
+  const view = VIEWS[name] && mayView(name) ? name : "live";
   return { view, arg: decodeURIComponent(rest.join("/")) };
 }
 
@@ -40,7 +45,7 @@ function show() {
     if (current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  return VIEWS[view].load(arg);
+  return calling() ? VIEWS[view].load(arg) : undefined;
 }
 
 async function refresh() {
@@ -55,6 +60,8 @@ async function refresh() {
 }
 
 async function loadTeams() {
+  // A token that names teams fills the picker itself (roles.js).
+  if (allowedTeams()) return;
   try {
     const board = await call("top_performers", { params: { live: true, group_by: "team", limit: 100 } });
     const names = document.getElementById("team-names");
@@ -64,20 +71,30 @@ async function loadTeams() {
   }
 }
 
+// The picker offers the token's teams only; another name is refused before any call.
+function pickTeam(picker) {
+  const teams = allowedTeams();
+  const name = picker.value.trim();
+  picker.setCustomValidity(teams && name && !teams.includes(name) ? `Your teams: ${teams.join(", ")}` : "");
+  if (!picker.reportValidity()) return;
+  setTeam(name);
+}
+
 async function start() {
-  initSignIn();
+  const signIn = initSignIn();
   initLive();
   initPeriods();
   initDrivers();
   initDriver();
   initUpload();
   const picker = document.getElementById("team");
-  picker.addEventListener("change", () => setTeam(picker.value));
+  picker.addEventListener("change", () => pickTeam(picker));
   onTeamChange(async () => {
     await refresh();
     await show();
   });
   document.addEventListener(CHANGED, async () => {
+    if (!calling()) return;
     await refresh();
     await Promise.all([show(), loadTeams()]);
   });
@@ -85,9 +102,13 @@ async function start() {
     show();
     document.getElementById("main").focus({ preventScroll: true });
   });
-  await refresh();
-  await Promise.all([show(), loadTeams()]);
+  await signIn;
+  if (calling()) {
+    await refresh();
+    await Promise.all([show(), loadTeams()]);
+  }
   setInterval(async () => {
+    if (!calling()) return;
     await refresh();
     if (VIEWS[route().view].live) await refreshLive();
   }, REFRESH_MS);

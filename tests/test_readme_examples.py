@@ -1,26 +1,7 @@
-"""The README's curl examples, run in README order against a real `fleet serve` on a fresh
-database over real HTTP, each checked against the answer documented under it (issue 16, point 15).
-
-What is read: every command in a ```sh block that calls `curl` on http://127.0.0.1:8080 (the
-test server's port instead), its `\\` continuations and quoted newlines joined; a `printf '...' |`
-before it is its stdin (`--data-binary @-`). The `# ...` lines right under it, when they start
-with a JSON object (after an optional status, `# 201 {...}`), are its documented answer; prose
-after the JSON is ignored.
-
-How an answer is compared (`compare`):
-- an object names keys that must all be there, and no others unless it holds `...`;
-- a list is matched item by item; `...` stands for any number of items (`[...]`: any list,
-  `[{...},...]`: at least the first, `[{...},...,{...}]`: the first and the last);
-- a string holding `...` (`"0b6f..."`, `"..."`) is any string; one with more than `...` in it
-  binds to the real value, and the same text in a later command is replaced by it (as a reader
-  pastes an id);
-- a date `YYYY-MM-DD` is the README's calendar: the examples were run on 2026-11-26, so a
-  README date D stands for the real date today + (D - 2026-11-26), in the fleet's time zone
-  (UTC here, as in a default `make run`); dates in commands are mapped the same way;
-- every other value (booleans, null, numbers, strings) must be equal, with the same JSON type
-  (`5000.0` is not `5000`);
-- the status written (`# 201 {...}`) must be the status; with none written, an answer holding
-  `error` must be a 4xx and any other a 2xx, and a command with no answer must not fail (< 400).
+"""The README's examples, run in README order against a real `fleet serve` on a fresh database
+over real HTTP (port 8080 in the README is the test server's), each checked against the answer
+documented under it (issue 16, point 15). How commands are read and answers compared, and the
+rule for the README's dates (2026-11-26 is the run's today), is in tests/readme_examples.py.
 """
 
 from __future__ import annotations
@@ -28,220 +9,24 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
-import re
-import shlex
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.helpers import PROJECT_ROOT, Databases, today
+from tests.helpers import Databases, today
+from tests.readme_examples import (
+    README,
+    Calendar,
+    Example,
+    Request,
+    examples,
+    problems_of,
+    request_of,
+    shape,
+)
 from tests.served import serving
 
 pytestmark = pytest.mark.slow
-
-README = PROJECT_ROOT / "README.md"
-README_TODAY = dt.date(2026, 11, 26)
-LOCAL = "http://127.0.0.1:8080"
-MORE = "\u2026"  # a `...` in a list; as an object key (with a suffix), "and more keys"
-DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b")
-ANSWER = re.compile(r"(?:(\d{3})\s+)?([{\[].*)")
-
-
-@dataclass
-class Example:
-    line: int  # of the command's first line in README.md
-    command: str
-    status: int | None = None
-    answer: Any = None
-    answered: bool = False
-
-    def where(self) -> str:
-        return f"README.md line {self.line} (`{self.command.splitlines()[0]}`)"
-
-
-def _complete(command: str) -> bool:
-    if command.rstrip().endswith(("\\", "|")):
-        return False
-    try:
-        shlex.split(command, comments=True)
-    except ValueError:  # an open quote: the command goes on on the next line
-        return False
-    return True
-
-
-def examples(text: str) -> list[Example]:
-    """Every local curl command of the ```sh blocks, in order, with its documented answer."""
-    found: list[Example] = []
-    fence: str | None = None
-    lines = text.splitlines()
-    number = 0
-    while number < len(lines):
-        line = lines[number]
-        number += 1
-        if line.startswith("```"):
-            fence = line[3:].strip() if fence is None else None
-            continue
-        if fence != "sh" or not line.strip() or line.lstrip().startswith("#"):
-            continue
-        start, command = number, line
-        while not _complete(command) and number < len(lines):
-            command += "\n" + lines[number]
-            number += 1
-        comments: list[str] = []
-        while number < len(lines) and lines[number].lstrip().startswith("#"):
-            comments.append(lines[number].lstrip()[1:].strip())
-            number += 1
-        if "curl" not in command or LOCAL not in command:
-            continue
-        example = Example(start, command)
-        written = ANSWER.fullmatch(" ".join(comments))
-        if comments and written:
-            example.status = int(written[1]) if written[1] else None
-            example.answer, example.answered = shape(written[2]), True
-        found.append(example)
-    return found
-
-
-def shape(text: str) -> Any:
-    """The JSON value at the start of `text`, its `...` placeholders made JSON (MORE)."""
-    out: list[str] = []
-    stack: list[str] = []
-    index, quoted = 0, False
-    while index < len(text):
-        char = text[index]
-        if quoted:
-            out.append(text[index : index + 2] if char == "\\" else char)
-            index += 2 if char == "\\" else 1
-            quoted = char != '"'
-            continue
-        if text.startswith("...", index):
-            out.append(f'"{MORE}{index}": 0' if stack[-1:] == ["{"] else f'"{MORE}"')
-            index += 3
-            continue
-        out.append(char)
-        quoted = char == '"'
-        if char in "{[":
-            stack.append(char)
-        elif char in "}]":
-            stack.pop()
-            if not stack:
-                break
-        index += 1
-    return json.loads("".join(out))
-
-
-class Calendar:
-    """README dates onto real ones, and the placeholders bound to real values so far."""
-
-    def __init__(self, real_today: dt.date) -> None:
-        self.shift = real_today - README_TODAY
-        self.bound: dict[str, str] = {}
-
-    def day(self, readme_date: str) -> str:
-        return (dt.date.fromisoformat(readme_date) + self.shift).isoformat()
-
-    def command(self, text: str) -> str:
-        for placeholder, value in self.bound.items():
-            text = text.replace(placeholder, value)
-        return DATE.sub(lambda m: self.day(m[0]), text)
-
-
-def compare(expected: Any, actual: Any, calendar: Calendar, path: str = "") -> list[str]:
-    """What differs between a documented answer and the real one, each naming the field."""
-    at = path or "the answer"
-    if isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            return [f"{at}: README shows an object, the service answers {actual!r}"]
-        problems: list[str] = []
-        for key, value in expected.items():
-            if key.startswith(MORE):
-                continue
-            field = f"{path}.{key}" if path else key
-            if key not in actual:
-                problems.append(f"{field}: in the README, not in the answer")
-            else:
-                problems += compare(value, actual[key], calendar, field)
-        extra = sorted(set(actual) - set(expected))
-        if extra and not any(key.startswith(MORE) for key in expected):
-            problems.append(f"{at}: {extra} answered, not in the README (or add `...`)")
-        return problems
-    if isinstance(expected, list):
-        if not isinstance(actual, list):
-            return [f"{at}: README shows a list, the service answers {actual!r}"]
-        head, tail = expected, []
-        if MORE in expected:
-            head = expected[: expected.index(MORE)]
-            tail = expected[len(expected) - expected[::-1].index(MORE) :]
-            assert MORE not in head + tail, f"{at}: items between two `...` are not supported"
-        if (MORE in expected and len(actual) < len(head) + len(tail)) or (
-            MORE not in expected and len(actual) != len(expected)
-        ):
-            return [f"{at}: {len(actual)} items answered, README shows {len(head) + len(tail)}"]
-        problems = []
-        for offset, item in enumerate(head):
-            problems += compare(item, actual[offset], calendar, f"{path}[{offset}]")
-        for offset, item in enumerate(tail, len(actual) - len(tail)):
-            problems += compare(item, actual[offset], calendar, f"{path}[{offset}]")
-        return problems
-    if isinstance(expected, str) and "..." in expected:
-        if not isinstance(actual, str):
-            return [f"{at}: README shows a string, the service answers {actual!r}"]
-        if expected != "...":
-            calendar.bound[expected] = actual
-        return []
-    if isinstance(expected, str) and DATE.fullmatch(expected):
-        expected = calendar.day(expected)
-    if type(expected) is not type(actual) or expected != actual:
-        return [f"{at}: README shows {json.dumps(expected)}, the service answers {actual!r}"]
-    return []
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes | None
-
-
-def request_of(command: str) -> Request:
-    """The HTTP request curl sends for `command` (the options the README uses)."""
-    tokens = shlex.split(command.replace("\\\n", " "), comments=True)
-    stdin = b""
-    if "|" in tokens:
-        producer, tokens = tokens[: tokens.index("|")], tokens[tokens.index("|") + 1 :]
-        assert producer[0] == "printf" and len(producer) == 2, producer
-        stdin = producer[1].encode().decode("unicode_escape").encode()
-    assert tokens[0] == "curl", tokens
-    method, url, body = "", "", None
-    headers = {"Accept": "*/*"}
-    options = iter(tokens[1:])
-    for token in options:
-        if token in ("-X", "--request"):
-            method = next(options)
-        elif token in ("-H", "--header"):
-            name, _, value = next(options).partition(":")
-            headers[name.strip()] = value.strip()
-        elif token in ("-d", "--data", "--data-binary", "--data-raw"):
-            value = next(options)
-            if value == "@-":
-                body = stdin
-            elif value.startswith("@") and token != "--data-raw":
-                body = (PROJECT_ROOT / value[1:]).read_bytes()
-            else:
-                body = value.encode()
-        elif token in ("-o", "--output"):
-            next(options)
-        elif token.startswith(LOCAL):
-            url = token
-        elif token not in ("-s", "--silent", "-S", "-i", "--include"):
-            raise AssertionError(f"a curl option the test does not know: {token}")
-    if body is not None and "content-type" not in {name.lower() for name in headers}:
-        headers["Content-Type"] = "application/x-www-form-urlencoded"  # as curl -d sends it
-    return Request(
-        method or ("POST" if body is not None else "GET"), url[len(LOCAL) :] or "/", headers, body
-    )
 
 
 def send(port: int, request: Request) -> tuple[int, Any]:
@@ -257,28 +42,107 @@ def send(port: int, request: Request) -> tuple[int, Any]:
         conn.close()
 
 
-def check(example: Example, port: int, calendar: Calendar) -> list[str]:
-    """Runs one example; what differs from its documented answer."""
-    status, body = send(port, request_of(calendar.command(example.command)))
-    if not example.answered:
-        return [] if status < 400 else [f"status {status}: {body}"]
-    problems = []
-    if example.status is not None and status != example.status:
-        problems.append(f"status: README shows {example.status}, the service answers {status}")
-    error = isinstance(example.answer, dict) and "error" in example.answer
-    if example.status is None and not (400 <= status < 500 if error else 200 <= status < 300):
-        problems.append(f"status {status} for an answer that is {'' if error else 'not '}an error")
-    return problems + compare(example.answer, body, calendar)
-
-
 def test_the_readme_examples_give_their_documented_answers(databases: Databases) -> None:
     found = examples(README.read_text(encoding="utf-8"))
     assert len(found) >= 30, [example.where() for example in found]
     calendar = Calendar(today())
+    problems: list[str] = []
     with serving(databases.create_migrated()) as server:
-        problems = [
-            f"{example.where()}: {problem}"
-            for example in found
-            for problem in check(example, server.port, calendar)
-        ]
+        for example in found:
+            status, body = send(server.port, request_of(calendar.command(example.command)))
+            problems += problems_of(example, status, body, calendar)
     assert not problems, "\n".join(problems)
+
+
+# --- the reading and the comparison themselves -------------------------------------------------
+
+SNIPPET = """Prose.
+
+```sh
+curl -s 'http://127.0.0.1:8080/get_targets?driver_id=X'
+# {"driver_id":"X","team":null,"target_revenue":5000.0,"business_date":"2026-11-25",
+#  "updated_at":"...","active_minutes":0,...}   prose after the answer
+curl -s -X POST http://127.0.0.1:8080/manage_webhooks -H 'Content-Type: application/json' \\
+  -d '{"url": "http://127.0.0.1:9000/hooks",
+       "events": ["day_closed"]}'
+# 201 {"id":"0b6f...","events":[...]}
+curl -s -X DELETE 'http://127.0.0.1:8080/manage_webhooks?id=0b6f...'
+```
+"""
+ONE_DRIVER = {
+    "driver_id": "X",
+    "team": None,
+    "target_revenue": 5000.0,
+    "business_date": "2026-11-30",  # 2026-11-25 in the README, run on 2026-12-01
+    "updated_at": "2026-12-01T12:00:00+00:00",
+    "active_minutes": 0,
+    "status": "available",
+}
+
+
+def _snippet() -> tuple[list[Example], Calendar]:
+    return examples(SNIPPET), Calendar(dt.date(2026, 12, 1))
+
+
+def test_the_snippet_is_read_with_line_numbers_answers_and_statuses() -> None:
+    (one, hook, delete), _ = _snippet()
+    assert (one.line, hook.line, delete.line) == (4, 7, 11)
+    assert (one.status, hook.status, delete.answered) == (None, 201, False)
+    assert hook.answer == {"id": "0b6f...", "events": ["\u2026"]}
+    request = request_of(hook.command)
+    assert (request.method, request.path) == ("POST", "/manage_webhooks")
+    assert json.loads(request.body or b"") == {
+        "url": "http://127.0.0.1:9000/hooks",
+        "events": ["day_closed"],
+    }
+    assert request.headers["Content-Type"] == "application/json"
+
+
+def test_a_documented_answer_matches_with_its_placeholders_and_dates() -> None:
+    (one, hook, delete), calendar = _snippet()
+    assert problems_of(one, 200, ONE_DRIVER, calendar) == []
+    assert problems_of(hook, 201, {"id": "76ea-real", "events": []}, calendar) == []
+    assert calendar.command(delete.command).endswith("?id=76ea-real'")
+
+
+def test_a_field_gone_from_the_answer_fails_naming_the_example_and_the_field() -> None:
+    (one, _, _), calendar = _snippet()
+    gone = {k: v for k, v in ONE_DRIVER.items() if k != "active_minutes"}
+    assert problems_of(one, 200, gone, calendar) == [
+        "README.md line 4 (`curl -s 'http://127.0.0.1:8080/get_targets?driver_id=X'`):"
+        " active_minutes: in the README, not in the answer"
+    ]
+
+
+def test_a_changed_stable_value_fails_naming_the_field() -> None:
+    (one, hook, _), calendar = _snippet()
+    changed = {**ONE_DRIVER, "team": "south", "target_revenue": 5000, "business_date": "2026-12-01"}
+    found = [problem.split("`): ", 1)[1] for problem in problems_of(one, 200, changed, calendar)]
+    assert found == [
+        "team: README shows null, the service answers 'south'",
+        "target_revenue: README shows 5000.0, the service answers 5000",
+        "business_date: README shows \"2026-11-30\", the service answers '2026-12-01'",
+    ]
+    assert len(problems_of(hook, 200, {"id": "x", "events": []}, calendar)) == 1  # not 201
+
+
+def test_lists_keys_and_statuses_are_checked_as_documented() -> None:
+    calendar = Calendar(dt.date(2026, 11, 26))
+    board = Example(9, "curl -s http://127.0.0.1:8080/top_performers", answered=True)
+    board.answer = shape('{"performers":[{"rank":1,...},...,{"rank":null,...}]}')
+    rows = [{"rank": 1, "id": "a"}, {"rank": 2}, {"rank": None}]
+    assert problems_of(board, 200, {"performers": rows}, calendar) == []
+    assert len(problems_of(board, 200, {"performers": rows[:1]}, calendar)) == 1
+    assert len(problems_of(board, 200, {"performers": rows[::-1]}, calendar)) == 2
+    assert len(problems_of(board, 200, {"performers": rows, "extra": 1}, calendar)) == 1
+    board.answer = {"error": {"code": "invalid_input"}}
+    assert len(problems_of(board, 200, board.answer, calendar)) == 1  # an error must be a 4xx
+    assert problems_of(board, 400, board.answer, calendar) == []
+
+
+def test_a_printf_pipe_is_the_body_of_data_binary_stdin() -> None:
+    request = request_of(
+        "printf 'a,b\\n1,2\\n' |\n  curl -s -X POST http://127.0.0.1:8080/set_targets"
+        " -H 'Content-Type: text/csv' --data-binary @-"
+    )
+    assert (request.method, request.body) == ("POST", b"a,b\n1,2\n")

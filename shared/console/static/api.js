@@ -1,7 +1,7 @@
 // Every call the page makes goes through `call`: one place that builds the URL, adds the
 // caller's token and turns the service's error shape into an Error with its message as is.
 
-import { bearer, refused } from "./session.js";
+import { AUTH_REQUIRED, bearer, refused } from "./session.js";
 
 // The functions are the console's siblings (/console beside /get_targets, locally and behind
 // the gateway). This module is served at <base>/console/<version>/api.js, so <base>/ is two
@@ -27,10 +27,12 @@ export function url(name, params = {}) {
   return target;
 }
 
-// The request's headers and the token they carry (session.js), if any.
+// The request's headers and the token they carry (session.js), if any. Signed out, a page
+// whose functions ask for a token calls nothing: the sign-in form is showing already.
 async function headers(extra) {
   const all = { ...extra };
   const token = await bearer();
+  if (AUTH_REQUIRED && !token) throw new ApiError("Sign in first.", 401);
   if (token) all.Authorization = `Bearer ${token}`;
   return { all, token };
 }

@@ -126,10 +126,10 @@ export async function bearer() {
   return current ? current.idToken : null;
 }
 
-// A function refused `token` (401): the session it belonged to is over. A refusal of an older
-// token, sent before the user signed in again, ends nothing.
+// A function refused `token` (401): the session it belonged to is over. A refusal of a token
+// no longer held (an ended session's, or one renewed since) ends nothing more.
 export function refused(token, message) {
-  if (current && current.idToken !== token) return;
+  if (current ? current.idToken !== token : token !== null) return;
   end(message);
 }
 

@@ -51,6 +51,7 @@ async function submitPassword(event) {
     form.reset();
   } catch (error) {
     say(`Sign-in refused: ${error.message}`, true);
+    form.password.value = "";
   } finally {
     button.disabled = false;
   }

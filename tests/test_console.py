@@ -1,6 +1,6 @@
 """The console function without a browser: the page and its files, their headers (CSP, cache,
-nosniff), gzip, versioned asset URLs, 404s that do not reach other files, and the size of a
-first load."""
+nosniff), gzip, versioned asset URLs, 404s that do not reach other files, the size of a first
+load, and the sign-in the page is told about (CONSOLE_*) with the origins its CSP then opens."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import re
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from werkzeug.test import Client
 
 from shared.console.assets import console
+from shared.console.settings import ConsoleSettings
+from tests.helpers import settings_env
 
 CSP_SOURCES = {"default-src 'self'", "object-src 'none'", "frame-ancestors 'none'"}
 FIRST_LOAD_BUDGET = 250_000
@@ -144,3 +147,96 @@ def test_the_first_load_is_under_250_kb_as_served(web: Client) -> None:
     total += len(_get(web, f"/console/{version}/vendor/uplot/uPlot.esm.js").get_data())
     assert "drivers.js" in seen and "chart.js" in seen
     assert total < FIRST_LOAD_BUDGET, total
+
+
+SIGN_IN = {
+    "AUTH_MODE": "jwt",
+    "AUTH_ISSUER": "https://securetoken.google.com/acme",
+    "AUTH_AUDIENCE": "acme",
+    "AUTH_JWKS_URL": "http://127.0.0.1:9/jwks",
+    "CONSOLE_IDENTITY_API_KEY": "AIzaSyExample-key_1",
+    "CONSOLE_IDENTITY_URL": "http://127.0.0.1:9001",
+    "CONSOLE_SECURE_TOKEN_URL": "http://127.0.0.1:9002/",
+}
+
+
+def _body_data(page: str) -> dict[str, str]:
+    body = re.search(r"<body([^>]*)>", page)
+    assert body is not None
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(1)))
+
+
+def _connect_src(response: Any) -> list[str]:
+    for part in response.headers["Content-Security-Policy"].split(";"):
+        name, *sources = part.split()
+        if name == "connect-src":
+            return sources
+    return []
+
+
+def test_with_a_key_the_page_signs_in_and_may_reach_exactly_identity_platform(
+    web: Client,
+) -> None:
+    with settings_env(**SIGN_IN):
+        response = _get(web, "/console", gzip_ok=False)
+        asset = _get(web, f"/console/{console().version}/app.js")
+    assert _body_data(response.get_data(as_text=True)) == {
+        "auth-mode": "jwt",
+        "identity-api-key": "AIzaSyExample-key_1",
+        "identity-url": "http://127.0.0.1:9001",
+        "secure-token-url": "http://127.0.0.1:9002",
+    }
+    expected = ["'self'", "http://127.0.0.1:9001", "http://127.0.0.1:9002"]
+    assert _connect_src(response) == expected
+    assert _connect_src(asset) == expected
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_google_is_the_default_and_a_setting_changes_the_pages_etag(web: Client) -> None:
+    plain = _get(web, "/console").headers["ETag"]
+    origins = ("CONSOLE_IDENTITY_URL", "CONSOLE_SECURE_TOKEN_URL")
+    google = {k: v for k, v in SIGN_IN.items() if k not in origins}
+    with settings_env(**google):
+        response = _get(web, "/console")
+        assert _get(web, "/console", **{"If-None-Match": plain}).status_code == 200
+    assert response.headers["ETag"] != plain
+    assert _connect_src(response) == [
+        "'self'",
+        "https://identitytoolkit.googleapis.com",
+        "https://securetoken.googleapis.com",
+    ]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"AUTH_MODE": "off", "CONSOLE_IDENTITY_API_KEY": "AIzaSyExample"},  # nothing to sign in to
+        {k: v for k, v in SIGN_IN.items() if k != "CONSOLE_IDENTITY_API_KEY"},  # paste a token
+    ],
+)
+def test_without_password_sign_in_the_page_reaches_its_own_origin_only(
+    web: Client, settings: dict[str, str]
+) -> None:
+    with settings_env(**settings):
+        response = _get(web, "/console", gzip_ok=False)
+    data = _body_data(response.get_data(as_text=True))
+    assert data["auth-mode"] == settings["AUTH_MODE"]
+    assert data["identity-api-key"] == data["identity-url"] == ""
+    assert _connect_src(response) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CONSOLE_IDENTITY_URL", "http://identity.example.com", "https URL, or http to a loop"),
+        ("CONSOLE_IDENTITY_URL", "https://identity.example.com/v1", "without a path"),
+        ("CONSOLE_SECURE_TOKEN_URL", "https://a.example.com?x=1", "without a path"),
+        ("CONSOLE_IDENTITY_API_KEY", 'AIza"><script>', "letters, digits"),
+    ],
+)
+def test_console_settings_that_would_loosen_the_page_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=message):
+        ConsoleSettings()

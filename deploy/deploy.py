@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -87,12 +88,24 @@ def function_env(args: argparse.Namespace, function: Function) -> dict[str, str]
         # code refuses a database with migrations it does not ship, on purpose.
         "MIGRATE_ON_START": "false" if args.rollback else "true",
         **gateway.auth_env(args.project, args.region, function, args.scheduler_sa),
+        **console_env(args, function),
         **function.extra_env,
     }
     for key, value in env.items():
         if "," in value:
             raise PlanError(f"{key}={value!r}: --set-env-vars cannot carry a comma")
     return env
+
+
+def console_env(args: argparse.Namespace, function: Function) -> dict[str, str]:
+    """The console's sign-in: Identity Platform's Web API key, on the console only (the page
+    hands it to the browser). Not a secret in Firebase's model: it names the project to the
+    sign-in API; the ID tokens it leads to are what the functions check."""
+    if function.name != "console" or not args.identity_api_key:
+        return {}
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", args.identity_api_key):
+        raise PlanError("--identity-api-key is a Google API key: letters, digits, '-' and '_'")
+    return {"CONSOLE_IDENTITY_API_KEY": args.identity_api_key}
 
 
 def min_instances(args: argparse.Namespace, function: Function) -> int:
@@ -270,6 +283,11 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="the API config, written already by deploy/gateway.py (Cloud Build's step)",
+    )
+    parser.add_argument(
+        "--identity-api-key",
+        help="Identity Platform's Web API key: the console's email and password sign-in "
+        "(without it the console asks for an ID token to be pasted)",
     )
     parser.add_argument("--db-max-connections", type=int, default=100)
     parser.add_argument("--db-reserved-connections", type=int, default=10)

@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import Api, chromium, eventually, served
 from tests.console_page import open_view, rows, summary_tiles, tiles
-from tests.helpers import Databases, using_database
+from tests.helpers import Databases, settings_env, using_database
 from tests.identity_platform import Account, IdentityPlatform
 from tests.tokens import Issuer
 
@@ -287,6 +288,20 @@ def test_a_driver_is_told_the_console_is_for_dispatchers(
     assert _shown(browser, "#signout")
     assert stack.recorder.function_calls(since) == []
     browser.save_screenshot(str(tmp_path / "driver.png"))
+
+
+def test_without_a_key_the_page_takes_a_pasted_token(browser: Any, stack: Stack) -> None:
+    with settings_env(CONSOLE_IDENTITY_API_KEY=""):
+        browser.get(stack.base + "/console")
+        WebDriverWait(browser, 10).until(lambda b: _shown(b, "#signin"))
+    assert not _shown(browser, "#password-signin")
+    token = stack.identity.issuer.mint(PROJECT, fleet_role="dispatcher", teams=["south"])
+    browser.find_element(By.ID, "token").send_keys(token, Keys.ENTER)
+    _ready(browser)
+    south = AuthorizedApi(stack.base, token)
+    eventually(lambda: tiles(browser), summary_tiles(south))
+    assert not _shown(browser, '.tabs a[data-view="webhooks"]')
+    assert {auth for _, auth in stack.recorder.function_calls()[-2:]} == {f"Bearer {token}"}
 
 
 def test_the_page_logged_no_javascript_error(browser: Any) -> None:

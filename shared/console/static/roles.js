@@ -2,6 +2,8 @@
 // which tabs and teams the page offers. Only a courtesy: every function checks the token and
 // refuses what the role may not do, whatever the page shows.
 
+import { state } from "./state.js";
+
 const role = { name: null, teams: null, blocked: false };
 
 // Without claims (AUTH_MODE=off, or a pasted token that is no JWT) everything is shown and the
@@ -15,6 +17,11 @@ export function applyRole(claims) {
   }
   const picker = document.getElementById("team");
   picker.placeholder = role.teams ? "all your teams" : "all teams";
+  if (role.teams && state.team && !role.teams.includes(state.team)) {
+    // A team the last user picked, which this one may not see.
+    state.team = "";
+    picker.value = "";
+  }
   if (role.teams) {
     const names = role.teams.map((team) => Object.assign(document.createElement("option"), { value: team }));
     document.getElementById("team-names").replaceChildren(...names);

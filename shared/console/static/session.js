@@ -69,7 +69,7 @@ async function post(url, headers, body) {
 
 // Renewed this long before it expires: a minute of an hour's token, half of a shorter one.
 function hold(idToken, refreshToken, expiresIn) {
-  const seconds = Number(expiresIn);
+  const seconds = Number(expiresIn) > 0 ? Number(expiresIn) : 3600;
   const lead = Math.min(60, seconds / 2);
   current = { idToken, refreshToken, renewAt: Date.now() + (seconds - lead) * 1000, claims: claimsOf(idToken) };
   clearTimeout(timer);

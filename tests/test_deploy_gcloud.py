@@ -5,12 +5,13 @@ Also: warm instances per function (--min-instances NAME=N), zero unless asked fo
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ["--project", "acme-fleet", "--region", "europe-west1"]
 BASE += ["--instance", "acme-fleet:europe-west1:fleet-db"]
-# Between them, every kind of command and flag the script can print (gcloud is slow to start,
-# so the same flags are not parsed twice).
+# Between them, every kind of command and flag the script can print.
 PLANS = {
     "password": ["--timezone", "Europe/Paris"],
     "iam-private-warm": [
@@ -39,29 +39,43 @@ def plan(*extra: str) -> list[list[str]]:
     return deploy_plan(*BASE, *extra)
 
 
-def gcloud_says(command: list[str], config_dir: str) -> str:
-    done = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        check=False,
-        env={
-            "PATH": os.environ["PATH"],
-            "HOME": config_dir,
-            # A configuration of its own: no account, no project, nothing from this machine.
-            "CLOUDSDK_CONFIG": config_dir,
-            "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
-        },
-    )
-    assert done.returncode != 0, command
-    return done.stderr
+def gcloud_sdk() -> tuple[str, Path]:
+    """The Python `gcloud` runs on (as its launcher chooses: CLOUDSDK_PYTHON, else its bundled
+    one, else python3) and its `lib` directory."""
+    gcloud = shutil.which("gcloud")
+    assert gcloud, "gcloud is needed here: install Debian's google-cloud-cli package"
+    root = Path(gcloud).resolve().parent.parent
+    bundled = root / "platform" / "bundledpythonunix" / "bin" / "python3"
+    python = os.environ.get("CLOUDSDK_PYTHON") or (str(bundled) if bundled.exists() else "")
+    return python or shutil.which("python3") or sys.executable, root / "lib"
+
+
+def gcloud_says(commands: list[list[str]]) -> list[str]:
+    """What gcloud writes to stderr for each command (each fails: there is no account), all
+    parsed by one gcloud CLI (tests/gcloud_parse.py) in a configuration of its own."""
+    python, sdk_lib = gcloud_sdk()
+    with tempfile.TemporaryDirectory() as config_dir:
+        done = subprocess.run(
+            [python, "-S", str(ROOT / "tests" / "gcloud_parse.py"), str(sdk_lib)],
+            input=json.dumps([command[1:] for command in commands]),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env={
+                "PATH": os.environ["PATH"],
+                "HOME": config_dir,
+                # No account, no project, nothing from this machine.
+                "CLOUDSDK_CONFIG": config_dir,
+                "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+            },
+        )
+    results = json.loads(done.stdout)
+    assert all(result["code"] != 0 for result in results), commands
+    return [result["stderr"] for result in results]
 
 
 def test_every_printed_gcloud_command_parses() -> None:
-    gcloud = shutil.which("gcloud")
-    assert gcloud, "gcloud is needed here: install Debian's google-cloud-cli package"
     commands = {
         shlex.join(command): command
         for extra in PLANS.values()
@@ -69,24 +83,14 @@ def test_every_printed_gcloud_command_parses() -> None:
         if command[0] == "gcloud"
     }
     assert len(commands) > 25
-    with tempfile.TemporaryDirectory() as config_dir, ThreadPoolExecutor(4) as pool:
-        said = dict(
-            zip(
-                commands,
-                pool.map(lambda c: gcloud_says([gcloud, *c[1:]], config_dir), commands.values()),
-                strict=True,
-            )
-        )
+    said = dict(zip(commands, gcloud_says(list(commands.values())), strict=True))
     refused = {line: stderr for line, stderr in said.items() if NO_ACCOUNT not in stderr}
     assert not refused, refused
 
 
 def test_a_flag_gcloud_does_not_know_is_caught_by_the_same_check() -> None:
-    gcloud = shutil.which("gcloud")
-    assert gcloud
     deploy = next(c for c in plan() if c[:3] == ["gcloud", "functions", "deploy"])
-    with tempfile.TemporaryDirectory() as config_dir:
-        stderr = gcloud_says([gcloud, *deploy[1:], "--max-instance=3"], config_dir)
+    [stderr] = gcloud_says([[*deploy, "--max-instance=3"]])
     assert NO_ACCOUNT not in stderr and "unrecognized arguments" in stderr
 
 

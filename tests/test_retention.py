@@ -112,17 +112,83 @@ def test_the_nightly_snapshot_prunes_only_what_is_past_retention(
     assert retry.get_json()["pruned"] == {"progress_events": 0, "webhook_events": 0}
 
 
-def test_a_backlog_is_pruned_in_batches(
+# Every third row is inside the window, so each page holds both kinds.
+_ADD_MIXED_LEDGER = sa.text("""
+INSERT INTO progress_events (event_id, driver_id, business_date, deliveries, revenue, received_at)
+SELECT 'mixed-' || i, 'drv-old', current_date, 1, 0,
+       now() - make_interval(days => CASE WHEN mod(i, 3) = 0 THEN 29 ELSE 31 END)
+FROM generate_series(1, :rows) AS i
+""")
+_LEDGER_IDS = sa.text("SELECT event_id FROM progress_events WHERE starts_with(event_id, 'mixed-')")
+_PAGES_USED = sa.text("SELECT count(DISTINCT (ctid::text::point)[0]) FROM progress_events")
+
+
+class Clock:
+    """time.monotonic for retention: each reading one second after the last."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_the_ledger_is_pruned_window_by_window_and_only_past_retention(
     fresh_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(retention, "PRUNE_BATCH", 4)
-    monkeypatch.setattr(retention, "PRUNE_MAX_BATCHES", 3)
+    monkeypatch.setattr(retention, "PRUNE_WINDOW_PAGES", 2)
     with fresh_engine.begin() as conn:
-        for _ in range(14):
-            add_progress_event(conn, 60)
-    # 3 batches of 4 this run; the next run deletes the rest.
-    assert retention.prune(fresh_engine, event_days=30, webhook_days=30)["progress_events"] == 12
-    assert retention.prune(fresh_engine, event_days=30, webhook_days=30)["progress_events"] == 2
+        conn.execute(_ADD_MIXED_LEDGER, {"rows": 3000})
+        pages = conn.execute(_PAGES_USED).scalar_one()
+    assert pages > 4 * retention.PRUNE_WINDOW_PAGES  # several windows, each with both kinds
+
+    pruned = retention.prune(fresh_engine, event_days=30, webhook_days=30)
+    assert pruned == {"progress_events": 2000, "webhook_events": 0}
+    with fresh_engine.connect() as conn:
+        kept = set(conn.execute(_LEDGER_IDS).scalars())
+    assert kept == {f"mixed-{i}" for i in range(3, 3001, 3)}
+    assert retention.prune(fresh_engine, event_days=30, webhook_days=30)["progress_events"] == 0
+
+
+def test_the_time_budget_stops_the_sweep_and_the_next_run_goes_on(
+    fresh_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "PRUNE_WINDOW_PAGES", 1)
+    # Readings: the start, then one before each window: two windows fit in the budget.
+    monkeypatch.setattr(retention, "PRUNE_SECONDS", 2.5)
+    with fresh_engine.begin() as conn:
+        conn.execute(_ADD_MIXED_LEDGER, {"rows": 3000})
+    monkeypatch.setattr(retention, "time", Clock())
+    first = retention.prune(fresh_engine, event_days=30, webhook_days=30)
+    assert first["carried_over"] is True
+    assert 0 < first["progress_events"] < 2000
+
+    monkeypatch.setattr(retention, "PRUNE_SECONDS", 1000.0)
+    second = retention.prune(fresh_engine, event_days=30, webhook_days=30)
+    assert second == {"progress_events": 2000 - first["progress_events"], "webhook_events": 0}
+
+
+def test_a_replay_inside_the_window_is_still_recognised_after_pruning(
+    fresh_engine: Engine, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "PRUNE_WINDOW_PAGES", 1)
+    assert post(client, "set_targets", [{"driver_id": "drv-replay"}]).status_code == 200
+    event = {"driver_id": "drv-replay", "deliveries": 2, "event_id": "kept-event"}
+    assert post(client, "update_progress", event).get_json()["replayed"] is False
+    with fresh_engine.begin() as conn:
+        conn.execute(_ADD_MIXED_LEDGER, {"rows": 600})
+        # The event was received 29 days ago: inside the window, on a page with expired rows.
+        conn.execute(
+            sa.text(
+                "UPDATE progress_events SET received_at = now() - interval '29 days'"
+                " WHERE event_id = 'kept-event'"
+            )
+        )
+
+    assert retention.prune(fresh_engine, event_days=30, webhook_days=30)["progress_events"] == 400
+    replay = post(client, "update_progress", event).get_json()
+    assert (replay["replayed"], replay["current_deliveries"]) == (True, 2)
 
 
 @pytest.mark.parametrize("name", ["EVENT_RETENTION_DAYS", "WEBHOOK_RETENTION_DAYS"])

@@ -17,6 +17,11 @@ class Pruned(ReplyModel):
 
     progress_events: Count
     webhook_events: Count
+    carried_over: bool = Field(
+        default=False,
+        description="Present (true) when the run's pruning time ran out first: what is left"
+        " is pruned by the next run.",
+    )
 
 
 class SnapshotReply(ReplyModel):

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cases, cases_auth, cases_boards, cases_webhooks
+from bench import cases, cases_auth, cases_boards, cases_retention, cases_webhooks
 from bench.cold_start import cold_start
 from bench.report import RESULTS_PATH, Result, table, write_json
 from bench.stack import FleetServer, Postgres, migrate
@@ -27,6 +27,7 @@ CASES = (
     "webhooks",
     "auth",
     "cold_start",
+    "retention",
 )
 
 
@@ -95,6 +96,11 @@ def run(selected: set[str], threads: int) -> list[Result]:
             if "cold_start" in selected:
                 _log("cold_start")
                 results.append(cold_start(url, directory))
+            if "retention" in selected:
+                _log("prune_10m (loading 10M ledger rows)")
+                results.append(
+                    cases_retention.prune_10m(postgres, threads=threads, directory=directory)
+                )
         finally:
             postgres.stop()
     return results

@@ -11,8 +11,10 @@ are in load order, which makes the primary key's build an append: the pruning re
   day it closes is empty); the rows its reply says it pruned, per second of the call.
 
 Goal: all 10M pruned within 300 s (no `carried_over`), today's 100,000 still there, and ours at
-least half the floor's rate. Details: the seconds each took, and `vacuum_s`, a `VACUUM` of the
-ledger after ours (what autovacuum does later with the dead rows).
+least half the floor's rate. Details: the seconds each took; `sweep_pages_per_s`, the service's
+pruning (shared.fleet.days.retention.prune, in this process) run first with a retention of 100
+days, which deletes nothing and reads every page: the cost of the pages a night keeps; and
+`vacuum_s`, a `VACUUM` of the ledger after ours (what autovacuum does later with the dead rows).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from pathlib import Path
 
 from bench.report import Result
 from bench.stack import FleetServer, Postgres, connect, migrate, run_sql, scalar
+from shared.db.engine import build_engine
+from shared.fleet.days import retention
+from shared.settings import Settings
 
 EXPIRED = 10_000_000
 KEPT = 100_000
@@ -61,6 +66,21 @@ def _floor(url: str) -> tuple[int, float]:
     return deleted, elapsed
 
 
+def _sweep(url: str) -> float:
+    """Pages per second of a pruning run that finds nothing expired."""
+    bundle = build_engine(Settings(database_url=url))
+    try:
+        started = time.perf_counter()
+        pruned = retention.prune(bundle.engine, event_days=100, webhook_days=100)
+        elapsed = time.perf_counter() - started
+    finally:
+        bundle.close()
+    if pruned != {"progress_events": 0, "webhook_events": 0}:
+        raise RuntimeError(f"the sweep pruned {pruned}")
+    pages = scalar(url, retention.LEDGER_PAGES_SQL)
+    return float(pages) / elapsed
+
+
 def _ours(url: str, threads: int, log_path: Path) -> tuple[dict[str, int | bool], float]:
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     server = FleetServer(url, threads=threads, log_path=log_path)
@@ -90,6 +110,7 @@ def prune_10m(postgres: Postgres, *, threads: int, directory: Path) -> Result:
         _load(url, first=EXPIRED + 1, count=KEPT, days_ago=1)
         run_sql(url, "VACUUM ANALYZE progress_events")
         load_s = time.perf_counter() - load_started
+        sweep = _sweep(url)
         floor_rows, floor_s = _floor(url)
         pruned, ours_s = _ours(url, threads, directory / "server_prune.log")
         left = scalar(url, "SELECT count(*) FROM progress_events")
@@ -113,6 +134,7 @@ def prune_10m(postgres: Postgres, *, threads: int, directory: Path) -> Result:
             "floor_s": round(floor_s, 2),
             "fits_300_s": fits,
             "kept_rows_left": left,
+            "sweep_pages_per_s": round(sweep),
             "vacuum_s": round(vacuum_s, 2),
             "load_s": round(load_s, 1),
         },

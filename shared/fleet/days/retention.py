@@ -40,9 +40,10 @@ PRUNE_SECONDS = 150.0
 # One cutoff for the whole run: each window's statement is its own transaction, with its own now().
 _CUTOFF = sa.text("SELECT now() - make_interval(days => :days)")
 
-_LEDGER_PAGES = sa.text(
+LEDGER_PAGES_SQL = (
     "SELECT pg_relation_size('progress_events') / current_setting('block_size')::integer"
 )
+_LEDGER_PAGES = sa.text(LEDGER_PAGES_SQL)
 
 _PRUNE_PROGRESS_WINDOW = sa.text("""
 DELETE FROM progress_events

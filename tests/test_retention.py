@@ -169,6 +169,22 @@ def test_the_time_budget_stops_the_sweep_and_the_next_run_goes_on(
     assert second == {"progress_events": 2000 - first["progress_events"], "webhook_events": 0}
 
 
+def test_the_snapshot_reply_says_what_carries_over(
+    fresh_engine: Engine, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fresh_engine.begin() as conn:
+        conn.execute(_ADD_MIXED_LEDGER, {"rows": 30})
+    monkeypatch.setattr(retention, "PRUNE_SECONDS", 0.0)
+    yesterday = (dt.datetime.now(dt.UTC) - DAY).date()
+    closed = post(client, "snapshot_daily", {"date": yesterday.isoformat()}).get_json()
+    assert closed["already_done"] is False
+    assert closed["pruned"] == {"progress_events": 0, "webhook_events": 0, "carried_over": True}
+
+    monkeypatch.setattr(retention, "PRUNE_SECONDS", 1000.0)
+    retry = post(client, "snapshot_daily", {"date": yesterday.isoformat()}).get_json()
+    assert retry["pruned"] == {"progress_events": 20, "webhook_events": 0}
+
+
 def test_a_replay_inside_the_window_is_still_recognised_after_pruning(
     fresh_engine: Engine, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -151,6 +151,17 @@ def test_the_ledger_is_pruned_window_by_window_and_only_past_retention(
     assert retention.prune(fresh_engine, event_days=30, webhook_days=30)["progress_events"] == 0
 
 
+def test_each_window_reads_only_its_pages(fresh_engine: Engine) -> None:
+    with fresh_engine.begin() as conn:
+        conn.execute(_ADD_MIXED_LEDGER, {"rows": 3000})
+        conn.execute(sa.text("ANALYZE progress_events"))
+        plan = conn.execute(
+            sa.text("EXPLAIN " + retention._PRUNE_PROGRESS_WINDOW.text),
+            {"start": "(2,0)", "stop": "(4,0)", "cutoff": dt.datetime.now(dt.UTC) - 30 * DAY},
+        ).scalars()
+        assert "Tid Range Scan on progress_events" in "\n".join(plan)
+
+
 def test_the_time_budget_stops_the_sweep_and_the_next_run_goes_on(
     fresh_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

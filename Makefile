@@ -19,9 +19,10 @@ install: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/fleet serve
 
-## The whole suite on a real PostgreSQL: embedded, or TEST_DATABASE_URL.
+## The whole suite on a real PostgreSQL: embedded, or TEST_DATABASE_URL; a worker per CPU.
+TEST_WORKERS ?= auto
 test: $(INSTALLED)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

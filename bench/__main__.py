@@ -14,6 +14,7 @@ from typing import Any
 
 from bench import cases, cases_auth, cases_boards, cases_retention, cases_webhooks
 from bench.cold_start import cold_start
+from bench.cold_start_cloud import cold_start_cloud
 from bench.report import RESULTS_PATH, Result, table, write_json
 from bench.stack import FleetServer, Postgres, migrate
 
@@ -96,6 +97,8 @@ def run(selected: set[str], threads: int) -> list[Result]:
             if "cold_start" in selected:
                 _log("cold_start")
                 results.append(cold_start(url, directory))
+                _log("cold_start_cloud")
+                results.append(cold_start_cloud(directory))
             if "retention" in selected:
                 _log("prune_10m (loading 10M ledger rows)")
                 results.append(

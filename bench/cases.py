@@ -214,11 +214,20 @@ def progress_latency(server: FleetServer, url: str, directory: Path) -> list[Res
     breakdown["http_plus_statement_ratio"] = round(
         (breakdown["http_only_p50_ms"] + breakdown["statement_only_p50_ms"]) / floor_p50, 2
     )
+    ours_p50 = percentile(ours, 0.50)
     return [
-        Result(
-            "progress_p50", percentile(ours, 0.50), floor_p50, "ms", ("<=", 2.0), extra=breakdown
-        ),
+        Result("progress_p50", ours_p50, floor_p50, "ms", ("<=", 2.8), extra=breakdown),
         Result("progress_p99", percentile(ours, 0.99), percentile(floor, 0.99), "ms", ("<=", 3.0)),
+        # What our own code adds to the stack's cost: the stack is a no-op function's HTTP call
+        # plus the event's one statement raw, in the same blocks.
+        Result(
+            "progress_overhead",
+            ours_p50,
+            breakdown["http_only_p50_ms"] + breakdown["statement_only_p50_ms"],
+            "ms",
+            ("<=", 1.2),
+            ratio_label="ours ÷ (http_only + statement_only)",
+        ),
     ]
 
 
@@ -300,7 +309,7 @@ def concurrent(server: FleetServer, url: str) -> Result:
         ok / ours_seconds,
         floor_calls / floor_seconds,
         "calls/s",
-        (">=", 0.25),
+        (">=", 0.40),
         extra={
             "calls_ok": ok,
             "calls_failed": len(failures),
@@ -364,8 +373,9 @@ def set_targets(server: FleetServer, url: str) -> list[Result]:
         conn.close()
     ours_ms = statistics.median(ours)
     return [
-        Result("set_targets_10k", ours_ms, statistics.median(floor), "ms", ("<=", 2.0)),
-        Result("set_targets_vs_loop", loop, ours_ms, "ms", (">=", 50.0), ratio_label="loop ÷ ours"),
+        Result("set_targets_10k", ours_ms, statistics.median(floor), "ms", ("<=", 1.25)),
+        # Information: its bound was the machine's cost of a commit, not our code.
+        Result("set_targets_vs_loop", loop, ours_ms, "ms", None, ratio_label="loop ÷ ours"),
     ]
 
 
@@ -410,7 +420,7 @@ def snapshot(server: FleetServer, url: str, copy_url: str) -> Result:
         conn.close()
     if moved != SNAPSHOT_DRIVERS:
         raise RuntimeError(f"the snapshot floor moved {moved} rows")
-    return Result("snapshot_100k", ours, floor, "ms", ("<=", 1.5))
+    return Result("snapshot_100k", ours, floor, "ms", ("<=", 1.2))
 
 
 # top_performers_3m -----------------------------------------------------------------------------

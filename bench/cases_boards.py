@@ -271,7 +271,7 @@ def csv_export(server: FleetServer, url: str) -> Result:
         statistics.median(ours),
         statistics.median(floor),
         "ms",
-        ("<=", 2.0),
+        ("<=", 1.5),
         extra={
             "csv_bytes": size,
             "server_rss_growth_bytes": worst_growth,

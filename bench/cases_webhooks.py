@@ -116,11 +116,12 @@ def _unsubscribe(server: FleetServer, subscription_id: str) -> None:
         client.close()
 
 
-def progress_with_webhook(server: FleetServer, url: str, directory: Path) -> Result:
+def progress_with_webhook(server: FleetServer, url: str, directory: Path) -> tuple[Result, Result]:
     """As progress_p50, each call crossing a target. In the same blocks, the breakdown of
     progress_p50 for this case: `http_only` (a no-op function on functions-framework's server)
     and `statement_only` (the event's prepared statement raw, also crossing a target, so it
-    writes the webhook event and its delivery row too)."""
+    writes the webhook event and its delivery row too). Two results: progress_webhook_overhead
+    (ours against that breakdown's sum) and progress_p50_webhook (ours against the floor)."""
     day = today(url)
     drivers = WARMUP_CALLS + PROGRESS_CALLS
     for prefix in ("whk-", "whs-"):
@@ -181,9 +182,18 @@ def progress_with_webhook(server: FleetServer, url: str, directory: Path) -> Res
     floor_p50 = percentile(figures["floor"], 0.50)
     http_only = percentile(figures["http_only"], 0.50)
     statement_only = percentile(figures["statement_only"], 0.50)
-    return Result(
+    ours_p50 = percentile(figures["ours"], 0.50)
+    overhead = Result(
+        "progress_webhook_overhead",
+        ours_p50,
+        http_only + statement_only,
+        "ms",
+        ("<=", 1.2),
+        ratio_label="ours ÷ (http_only + statement_only)",
+    )
+    return overhead, Result(
         "progress_p50_webhook",
-        percentile(figures["ours"], 0.50),
+        ours_p50,
         floor_p50,
         "ms",
         ("<=", 2.2),
@@ -260,6 +270,6 @@ def webhooks(url: str, *, threads: int, log_path: Path) -> list[Result]:
     finally:
         del os.environ["WEBHOOK_INTERVAL"]
     try:
-        return [progress_with_webhook(server, url, log_path.parent), deliver_1k(server, url)]
+        return [*progress_with_webhook(server, url, log_path.parent), deliver_1k(server, url)]
     finally:
         server.stop()

@@ -20,8 +20,8 @@ class Result:
     ours: float
     floor: float
     unit: str
-    # e.g. ("<=", 2.0): ratio = ours / floor must be at most 2.0.
-    goal: tuple[str, float]
+    # e.g. ("<=", 2.0): ratio = ours / floor must be at most 2.0; None: for information only.
+    goal: tuple[str, float] | None
     ratio_label: str = "ours ÷ floor"
     extra: dict[str, Any] = field(default_factory=dict)
     # Anything else the goal needs (e.g. no increments lost).
@@ -33,10 +33,14 @@ class Result:
 
     @property
     def met(self) -> bool:
+        if self.goal is None:
+            return self.extra_ok
         sign, bound = self.goal
         return _COMPARE[sign](self.ratio, bound) and self.extra_ok
 
     def goal_text(self) -> str:
+        if self.goal is None:
+            return f"{self.ratio_label} (information, no goal)"
         return f"{self.ratio_label} {self.goal[0]} {self.goal[1]:g}"
 
     def as_json(self) -> dict[str, Any]:
@@ -62,7 +66,7 @@ def table(results: list[Result]) -> str:
                 f"{r.ratio:.3g}",
                 r.unit,
                 r.goal_text(),
-                "pass" if r.met else "FAIL",
+                ("pass" if r.met else "FAIL") if r.goal else "",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -58,3 +58,13 @@ def test_a_target_reached_payload_writes_money_as_the_api_does(
     assert reached["revenue"]["value"][0] == "float"
     # Counts stay integers in both.
     assert reached["deliveries"]["target_value"] == api["target_deliveries"] == ("int", "1")
+
+
+def test_a_viewer_who_worked_no_day_has_money_as_every_other_row(client: Client) -> None:
+    set_target(client, "money-viewer", deliveries=1, revenue="10")
+    board = _written(
+        get(client, "top_performers", days=7, viewer="money-viewer", metric="revenue").get_data()
+    )
+    (row,) = [row for row in board["performers"] if row["driver_id"] == "money-viewer"]
+    assert row["total_revenue"] == ("float", "0.0")
+    assert row["total_deliveries"] == ("int", "0")

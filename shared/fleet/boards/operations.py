@@ -4,6 +4,7 @@ window, or live over the open day."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -295,7 +296,7 @@ def _unranked(driver_id: str) -> dict[str, Any]:
         driver_id=driver_id,
         days_worked=0,
         total_deliveries=0,
-        total_revenue=0,
+        total_revenue=Decimal(0),
         days_achieved=0,
         active_minutes=0,
     )

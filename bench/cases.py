@@ -391,7 +391,9 @@ def load_big_fleet(url: str, day: dt.date) -> None:
 
 def snapshot(server: FleetServer, url: str, copy_url: str) -> Result:
     """Ours closes a day of 100,000 drivers in the bench database; the floor does the same on an
-    equivalent fresh copy (a second database loaded the same way)."""
+    equivalent fresh copy (a second database loaded the same way). The day is an old one (its
+    history stays out of the boards' window), so ours closes it as a catch-up, without the
+    status reset (README, snapshot_daily): the floor resets only when ours did."""
     day = today(url) - dt.timedelta(days=HISTORY_DAYS * 2)
     load_big_fleet(url, day)
     load_big_fleet(copy_url, day)
@@ -413,14 +415,15 @@ def snapshot(server: FleetServer, url: str, copy_url: str) -> Result:
         started = time.perf_counter()
         cursor.execute(sql.SNAPSHOT_MOVE_FLOOR, (day,))
         moved = cursor.rowcount
-        cursor.execute(sql.SNAPSHOT_RESET_FLOOR)
+        if reply["reset"]:
+            cursor.execute(sql.SNAPSHOT_RESET_FLOOR)
         conn.commit()
         floor = _ms_since(started)
     finally:
         conn.close()
     if moved != SNAPSHOT_DRIVERS:
         raise RuntimeError(f"the snapshot floor moved {moved} rows")
-    return Result("snapshot_100k", ours, floor, "ms", ("<=", 1.2))
+    return Result("snapshot_100k", ours, floor, "ms", ("<=", 1.2), extra={"reset": reply["reset"]})
 
 
 # top_performers_3m -----------------------------------------------------------------------------
@@ -435,7 +438,9 @@ def _timed_get(client: Http, path: str) -> tuple[float, list[str]]:
 
 
 def _board_params(day: dt.date, metric: str) -> dict[str, Any]:
-    """What ours binds to its board statement (shared.fleet.boards) for ?days=30&metric=M."""
+    """What ours binds to its board statement (shared.fleet.boards) for ?days=30&metric=M, as
+    an admin (no row restriction) asks."""
+    from shared.auth.scope import EVERYONE
     from shared.fleet.boards import operations as boards
 
     window_start = day - dt.timedelta(days=HISTORY_DAYS)
@@ -452,6 +457,7 @@ def _board_params(day: dt.date, metric: str) -> dict[str, Any]:
         "live": False,
         "viewer": None,
         "tz": "UTC",
+        **EVERYONE.params,
     }
 
 

@@ -23,9 +23,7 @@ def set_targets(request: flask.Request) -> Reply:
     if request.mimetype == "text/csv":
         batch = parse_targets_csv(_csv_body(request))
     else:
-        body = read_json(request)
-        if isinstance(body, list):
-            body = {"drivers": body}
+        body = read_json(request, array_key="drivers")
         if not isinstance(body, dict):
             raise InvalidInput(
                 'send a JSON array of drivers or {"drivers": [...]}', field="drivers"

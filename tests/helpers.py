@@ -13,9 +13,11 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +235,26 @@ class Databases:
 # --- ports and child processes -----------------------------------------------------------------
 
 DATABASE_VARIABLES = ("DATABASE_URL", "INSTANCE_CONNECTION_NAME", "DB_HOST")
+
+
+class LoopbackHTTP:
+    """An http.server handler class served on a free 127.0.0.1 port from a thread of its own,
+    a thread per request, until close(): the tests' stand-ins for the services beside ours
+    (an issuer's JWKS, Identity Platform, Google's admin API)."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        # A short poll: shutdown() waits for the loop to look (0.5 s by default), in every test.
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join()
 
 
 def free_port() -> int:

@@ -12,14 +12,14 @@ page calls it from another origin, so it answers CORS as Google's API does.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.helpers import LoopbackHTTP
 from tests.tokens import Issuer
 
 
@@ -83,17 +83,11 @@ class IdentityPlatform:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._served = LoopbackHTTP(Handler)
+        self.url = self._served.url
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._served.close()
 
     def renewals(self) -> list[Call]:
         return [call for call in self.calls if call.path == "/v1/token"]

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import google.auth
@@ -19,7 +18,7 @@ from google.oauth2.credentials import Credentials
 
 from ops import cli
 from shared.auth.identity import user_identity
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT, LoopbackHTTP
 
 PROJECT = "acme-fleet"
 TOKEN = "test-access-token"
@@ -83,16 +82,12 @@ def toolkit() -> Iterator[FakeToolkit]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_port}"
+    served = LoopbackHTTP(Handler)
+    fake.url = served.url
     try:
         yield fake
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        served.close()
 
 
 @pytest.fixture(autouse=True)

@@ -8,15 +8,16 @@ import functools
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from tests.helpers import LoopbackHTTP
 
 
 @functools.cache
@@ -58,18 +59,11 @@ class Issuer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # A short poll: shutdown() waits for the loop to look (0.5 s by default), in every test.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-        self.jwks_url = f"http://127.0.0.1:{self._server.server_port}/jwks"
+        self._served = LoopbackHTTP(Handler)
+        self.jwks_url = f"{self._served.url}/jwks"
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._served.close()
 
     def jwks(self) -> dict[str, Any]:
         keys = []

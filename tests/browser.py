@@ -165,3 +165,14 @@ def canvas_ink(browser: Any, canvas: Any) -> int:
     """How many of a canvas's pixels are drawn (neither transparent nor white)."""
     ink: int = browser.execute_script(INK_SCRIPT, canvas)
     return ink
+
+
+def javascript_errors(browser: Any, allowed: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The page's SEVERE console entries, but for failed loads whose message holds one of
+    `allowed` (the refusals a test asked for, which Chromium logs as failed loads)."""
+    return [
+        entry
+        for entry in browser.get_log("browser")
+        if entry["level"] == "SEVERE"
+        and not (entry["source"] == "network" and any(a in entry["message"] for a in allowed))
+    ]

@@ -21,7 +21,15 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import Api, TokenGate, canvas_ink, chromium, eventually, served
+from tests.browser import (
+    Api,
+    TokenGate,
+    canvas_ink,
+    chromium,
+    eventually,
+    javascript_errors,
+    served,
+)
 from tests.console_page import board, open_view, rows, status_text, summary_tiles, tiles
 from tests.helpers import Databases, using_database
 
@@ -306,11 +314,5 @@ def test_every_control_is_labelled_and_a_tablet_needs_no_sideways_scroll(browser
 def test_the_page_logged_no_javascript_error(browser: Any) -> None:
     # The only errors allowed are the refusals asked for on purpose (404, 400, 401), which
     # Chromium logs as failed loads.
-    expected = ("get_targets?driver_id=nobody", "/set_targets", "status of 401")
-    errors = [
-        entry
-        for entry in browser.get_log("browser")
-        if entry["level"] == "SEVERE"
-        and not (entry["source"] == "network" and any(e in entry["message"] for e in expected))
-    ]
-    assert errors == []
+    allowed = ("get_targets?driver_id=nobody", "/set_targets", "status of 401")
+    assert javascript_errors(browser, allowed) == []

@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import Api, chromium, eventually, served
+from tests.browser import Api, chromium, eventually, javascript_errors, served
 from tests.console_page import open_view, rows, summary_tiles, tiles
 from tests.helpers import Databases, settings_env, using_database
 from tests.identity_platform import Account, IdentityPlatform
@@ -306,11 +306,4 @@ def test_without_a_key_the_page_takes_a_pasted_token(browser: Any, stack: Stack)
 
 def test_the_page_logged_no_javascript_error(browser: Any) -> None:
     # Allowed: the refusals asked for above, which Chromium logs as failed loads.
-    expected = ("status of 401", "status of 400")
-    errors = [
-        entry
-        for entry in browser.get_log("browser")
-        if entry["level"] == "SEVERE"
-        and not (entry["source"] == "network" and any(e in entry["message"] for e in expected))
-    ]
-    assert errors == []
+    assert javascript_errors(browser, allowed=("status of 401", "status of 400")) == []

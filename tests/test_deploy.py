@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import DEPLOY_SCRIPT, PROJECT_ROOT, deploy_plan, run_deploy
 
-SCRIPT = PROJECT_ROOT / "deploy" / "deploy.py"
 PROJECT, REGION, INSTANCE = "acme-fleet", "europe-west1", "acme-fleet:europe-west1:fleet-db"
 TIMEZONE = "Europe/Paris"
 SCHEDULER_SA = f"fleet-scheduler@{PROJECT}.iam.gserviceaccount.com"
@@ -25,7 +24,7 @@ BASE_ARGS = ["--project", PROJECT, "--region", REGION, "--instance", INSTANCE]
 
 
 def deploy_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fleet_deploy", SCRIPT)
+    spec = importlib.util.spec_from_file_location("fleet_deploy", DEPLOY_SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -33,22 +32,8 @@ def deploy_module() -> ModuleType:
     return module
 
 
-def run_deploy(*args: str) -> subprocess.CompletedProcess[str]:
-    # No gcloud on PATH: a dry run must not need it.
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/nonexistent"},
-        check=False,
-    )
-
-
 def dry_run(*extra: str) -> list[list[str]]:
-    result = run_deploy(*BASE_ARGS, "--timezone", TIMEZONE, "--dry-run", *extra)
-    assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
-    return [shlex.split(line) for line in lines]
+    return deploy_plan(*BASE_ARGS, "--timezone", TIMEZONE, *extra)
 
 
 def flags(command: list[str]) -> dict[str, str]:

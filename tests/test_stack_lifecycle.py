@@ -21,22 +21,15 @@ import pytest
 from local.embedded import start_embedded_postgres
 from local.worker import HEADER_READ_SECONDS
 from ops.cli import main
+from tests.helpers import PROJECT_ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
 FLEET = Path(sys.executable).parent / "fleet"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60
 # "Within a few seconds": the stop waits up to 2 s for kept-alive connections to go quiet.
 STOP_LIMIT = 5.0
 STOPS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

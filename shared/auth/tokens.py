@@ -8,18 +8,28 @@ Both are checked the same way: RS256 only (never `none`, never an HMAC keyed wit
 key), signature against the issuer's JWKS, issuer, audience, and expiry with LEEWAY_SECONDS
 of clock skew. Every refusal is Unauthenticated (401) saying which check failed; no message
 repeats the token or a claim.
+
+A token that verified is remembered (VERIFIED_TOKENS, as Google's ESPv2 keeps its
+`--jwt_cache_size` tokens): a driver app sends the same ID token for up to an hour, and its
+signature, issuer and audience do not change between calls, so only the first call pays for
+PyJWT and the RSA check (~0.1 ms). Every later call with it still checks its expiry, and that
+its signing key is still the one the issuer publishes (a key withdrawn or refetched sends the
+token through the full check again).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jwt
+from jwt import PyJWK
 from jwt import exceptions as jwt_errors
 
 from shared.auth.identity import Identity, service_identity, user_identity
@@ -29,6 +39,9 @@ from shared.errors import Unauthenticated
 
 LEEWAY_SECONDS = 60
 _REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp"]
+# Verified tokens kept per process, the least recently used dropped first: an ID token is
+# ~1 KB, so at most a few MB, and more callers than this per instance only cost re-checks.
+VERIFIED_TOKENS = 4096
 
 
 class Headers(Protocol):
@@ -60,9 +73,11 @@ class _Issuer:
     identify: Callable[[Mapping[str, Any]], Identity]
 
 
+_EXPIRED = "the token has expired"
+
 # The message for each of PyJWT's refusals (most specific first: some subclass others).
 _REFUSALS: tuple[tuple[type[jwt_errors.PyJWTError], str], ...] = (
-    (jwt_errors.ExpiredSignatureError, "the token has expired"),
+    (jwt_errors.ExpiredSignatureError, _EXPIRED),
     (jwt_errors.ImmatureSignatureError, "the token is not valid yet (nbf or iat ahead)"),
     (jwt_errors.InvalidAudienceError, "the token is addressed to another audience"),
     (jwt_errors.InvalidIssuerError, "the token's issuer is not one this service accepts"),
@@ -86,12 +101,68 @@ def _peek(segment: str) -> dict[str, Any]:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """What a verified token proved, and what a later call with it must check again."""
+
+    issuer: _Issuer
+    kid: str
+    key: PyJWK  # the key that verified it: still the issuer's, or the token is checked anew
+    expires_at: float  # its `exp`, in seconds since the epoch
+    identity: Identity
+
+
+class _VerifiedTokens:
+    """The last `size` tokens that verified, by their exact text, least recently used first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._tokens: OrderedDict[str, _Verified] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def get(self, token: str) -> _Verified | None:
+        with self._lock:
+            verified = self._tokens.get(token)
+            if verified is not None:
+                self._tokens.move_to_end(token)
+            return verified
+
+    def put(self, token: str, verified: _Verified) -> None:
+        with self._lock:
+            self._tokens[token] = verified
+            self._tokens.move_to_end(token)
+            while len(self._tokens) > self._size:
+                self._tokens.popitem(last=False)
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._tokens.pop(token, None)
+
+
+def _signed_by_a_current_key(verified: _Verified) -> bool:
+    """Whether the key that verified a remembered token is still the one its issuer publishes
+    (a refetched set holds new key objects: the token is then checked against them)."""
+    try:
+        return verified.issuer.keys.get(verified.kid) is verified.key
+    except Unauthenticated:  # the issuer withdrew the key
+        return False
+
+
 class Verifier:
     """Verifies tokens against the issuers in AuthSettings; one per process, since it holds
-    the issuers' keys between requests."""
+    the issuers' keys and the tokens already verified between requests. `clock` times the
+    key cache, `wall_clock` the expiry of remembered tokens (PyJWT reads time.time too)."""
 
     def __init__(
-        self, settings: AuthSettings, *, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: AuthSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        remembered: int = VERIFIED_TOKENS,
     ) -> None:
         if not (settings.issuer and settings.audience and settings.jwks_url):
             raise ValueError("verifying tokens needs AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL")
@@ -114,14 +185,24 @@ class Verifier:
                 )
             )
         self._issuers = {issuer.name: issuer for issuer in issuers}
+        self._wall_clock = wall_clock
+        self._verified = _VerifiedTokens(remembered)
 
     def identify(self, headers: Headers) -> Identity:
         """The identity behind the request's bearer token, or Unauthenticated."""
         return self.verify(bearer_token(headers))
 
     def verify(self, token: str) -> Identity:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if _signed_by_a_current_key(remembered):
+                if remembered.expires_at <= self._wall_clock() - LEEWAY_SECONDS:
+                    self._verified.forget(token)
+                    raise Unauthenticated(_EXPIRED)
+                return remembered.identity
+            self._verified.forget(token)
         try:
-            return self._verify(token)
+            verified = self._verify(token)
         except jwt_errors.PyJWTError as exc:
             for error, message in _REFUSALS:
                 if isinstance(exc, error):
@@ -129,8 +210,10 @@ class Verifier:
             if isinstance(exc, jwt_errors.MissingRequiredClaimError):
                 raise Unauthenticated(f"the token has no {exc.claim} claim") from None
             raise Unauthenticated("the token is not valid") from None
+        self._verified.put(token, verified)
+        return verified.identity
 
-    def _verify(self, token: str) -> Identity:
+    def _verify(self, token: str) -> _Verified:
         parts = token.split(".")
         if len(parts) != 3:
             raise jwt_errors.DecodeError
@@ -144,9 +227,10 @@ class Verifier:
         issuer = self._issuers.get(claimed) if isinstance(claimed, str) else None
         if issuer is None:
             raise jwt_errors.InvalidIssuerError
+        key = issuer.keys.get(kid)
         claims = jwt.decode(
             token,
-            issuer.keys.get(kid),
+            key,
             algorithms=[ALGORITHM],
             audience=list(issuer.audiences),
             issuer=issuer.name,
@@ -155,4 +239,4 @@ class Verifier:
         )
         if not isinstance(claims["sub"], str) or not claims["sub"]:
             raise Unauthenticated("the token's sub is empty")
-        return issuer.identify(claims)
+        return _Verified(issuer, kid, key, float(claims["exp"]), issuer.identify(claims))

@@ -3,8 +3,9 @@ AUTH_MODE=jwt, the page signing users in through a fake of Identity Platform's R
 127.0.0.1 (tests/identity_platform.py) whose ID tokens the functions verify for real, and what
 each role is shown.
 
-One browser for the module; the tests run in order and share it (the last one checks that the
-page logged no JavaScript error but the refusals asked for).
+One browser for the module. Each test starts from the console freshly loaded, so signed out
+(the page keeps its tokens in memory only), with the calls recorded so far forgotten, and ends
+with no JavaScript error logged but the refusals it asked for: no test depends on another.
 """
 
 from __future__ import annotations
@@ -134,6 +135,16 @@ def browser(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         driver.quit()
 
 
+@pytest.fixture(autouse=True)
+def signed_out(browser: Any, stack: Stack) -> Iterator[None]:
+    stack.recorder.calls.clear()
+    browser.get(stack.base + "/console")
+    WebDriverWait(browser, 10).until(lambda b: _shown(b, "#password-signin"))
+    yield
+    # Allowed: the refusals the tests ask for, which Chromium logs as failed loads.
+    assert javascript_errors(browser, allowed=("status of 401", "status of 400")) == []
+
+
 def _shown(browser: Any, selector: str) -> bool:
     found = browser.find_elements(By.CSS_SELECTOR, selector)
     return bool(found) and bool(found[0].is_displayed())
@@ -167,7 +178,6 @@ def _ready(browser: Any) -> None:
 def test_the_page_asks_for_email_and_password_and_calls_nothing_first(
     browser: Any, stack: Stack
 ) -> None:
-    WebDriverWait(browser, 10).until(lambda b: _shown(b, "#password-signin"))
     assert not _shown(browser, ".tabs") and not _shown(browser, "#today")
     assert not _shown(browser, "#signin"), "the paste-a-token form is for a page without a key"
     assert stack.recorder.function_calls() == []
@@ -220,7 +230,6 @@ def test_a_dispatcher_sees_their_teams_only_and_every_call_carries_the_token(
 
 
 def test_the_token_is_renewed_before_it_expires(browser: Any, stack: Stack) -> None:
-    sign_out(browser)
     sign_in(browser, "cy@example.com", "cy-pass")
     _ready(browser)
     eventually(lambda: len(stack.identity.issued["cy@example.com"]) >= 2, True, timeout=8)
@@ -237,6 +246,8 @@ def test_the_token_is_renewed_before_it_expires(browser: Any, stack: Stack) -> N
 
 
 def test_a_refused_renewal_sends_the_user_back_to_sign_in(browser: Any, stack: Stack) -> None:
+    sign_in(browser, "cy@example.com", "cy-pass")  # a token of 4 s, renewed after 2
+    _ready(browser)
     stack.identity.refuse_renewals = True
     try:
         eventually(lambda: _shown(browser, "#password-signin"), True, timeout=8)
@@ -279,7 +290,6 @@ def test_an_admin_sees_the_webhooks(browser: Any, stack: Stack, tmp_path: Path) 
 def test_a_driver_is_told_the_console_is_for_dispatchers(
     browser: Any, stack: Stack, tmp_path: Path
 ) -> None:
-    sign_out(browser)
     since = len(stack.recorder.calls)
     sign_in(browser, "di@example.com", "di-pass")
     note = "The console is for dispatchers and admins. You are signed in as driver DRV-N1"
@@ -302,8 +312,3 @@ def test_without_a_key_the_page_takes_a_pasted_token(browser: Any, stack: Stack)
     eventually(lambda: tiles(browser), summary_tiles(south))
     assert not _shown(browser, '.tabs a[data-view="webhooks"]')
     assert {auth for _, auth in stack.recorder.function_calls()[-2:]} == {f"Bearer {token}"}
-
-
-def test_the_page_logged_no_javascript_error(browser: Any) -> None:
-    # Allowed: the refusals asked for above, which Chromium logs as failed loads.
-    assert javascript_errors(browser, allowed=("status of 401", "status of 400")) == []

@@ -1,5 +1,6 @@
 """The pg8000 speed-ups rely on members outside pg8000's public API: a pg8000 whose members
-moved is refused by name when an engine is built, not discovered by a failing request."""
+moved is refused by name when an engine is built, not discovered by a failing request; and
+statements rewritten once are rewritten exactly as pg8000 rewrites them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from pathlib import Path
 import pg8000
 import pg8000.converters
 import pg8000.core
+import pg8000.dbapi
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
+from shared.db import pg8000_speedups
 from shared.db.engine import build_engine
 from shared.db.pg8000_speedups import TESTED_PG8000_VERSIONS, Pg8000Mismatch, check_pg8000
 from shared.settings import Settings
@@ -58,3 +63,46 @@ def test_building_an_engine_checks_first(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(pg8000, "__version__", "2.0.0")
     with pytest.raises(Pg8000Mismatch):
         build_engine(Settings(database_url="postgresql://u@127.0.0.1:1/none"))
+
+
+STATEMENTS = [
+    "SELECT * FROM record_progress(%s, %s, CAST(%s AS text[]))",
+    "SELECT 'it''s %s', \"odd%col\", E'\\'%s' FROM t WHERE a = %s -- %s\n AND b = %s",
+    "SELECT $$ %s $$, 100 %% 7, %s::int",
+]
+
+
+@pytest.mark.parametrize("statement", STATEMENTS)
+def test_statements_are_rewritten_as_pg8000_rewrites_them(statement: str) -> None:
+    values = (1, "x", None)
+    expected = pg8000_speedups._convert_paramstyle("format", statement, values)
+    assert pg8000_speedups._convert_paramstyle_once("format", statement, values) == expected
+    # The second time from the cache, with other values: the same text, these values.
+    rewritten, passed = pg8000_speedups._convert_paramstyle_once("format", statement, (2,))
+    assert (rewritten, passed) == (expected[0], (2,))
+
+
+def test_a_statement_pg8000_refuses_is_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(pg8000.dbapi.InterfaceError, match="Only %s and %% are supported"):
+            pg8000_speedups._convert_paramstyle_once("format", "SELECT %d", (1,))
+
+
+def test_an_engine_rewrites_each_statement_once_and_long_ones_every_time(engine: Engine) -> None:
+    assert pg8000.dbapi.convert_paramstyle is pg8000_speedups._convert_paramstyle_once
+    short = "SELECT CAST(:n AS int) + 0 AS n"
+    long = "SELECT CAST(:n AS int) AS n" + " " * pg8000_speedups._CACHED_STATEMENT_CHARS
+    with engine.connect() as conn:
+        for n in range(3):
+            assert conn.execute(sa.text(short), {"n": n}).scalar_one() == n
+        rewritten = pg8000_speedups._numbered.cache_info()
+        for n in range(3):
+            assert conn.execute(sa.text(long), {"n": n}).scalar_one() == n
+    assert pg8000_speedups._numbered.cache_info().currsize == rewritten.currsize
+    assert rewritten.hits >= 2
+
+
+def test_a_moved_placeholder_rewriting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg8000_speedups, "_convert_paramstyle", lambda query, args: None)
+    with pytest.raises(Pg8000Mismatch, match="convert_paramstyle"):
+        check_pg8000()

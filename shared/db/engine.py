@@ -12,7 +12,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from shared.db.connect import local_params
-from shared.db.pg8000_speedups import FewerRoundTripsDialect, FleetConnection, check_pg8000
+from shared.db.pg8000_speedups import (
+    FewerRoundTripsDialect,
+    FleetConnection,
+    check_pg8000,
+    rewrite_statements_once,
+)
 from shared.settings import Settings
 
 
@@ -51,6 +56,7 @@ def build_engine(
     settings: Settings, connector_factory: ConnectorFactory = _default_connector_factory
 ) -> EngineBundle:
     check_pg8000()
+    rewrite_statements_once()
     connector: ConnectorLike | None = None
     creator: Callable[[], Any]
     if settings.instance_connection_name:

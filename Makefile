@@ -22,7 +22,7 @@ run: $(INSTALLED)
 ## The whole suite on a real PostgreSQL: embedded, or TEST_DATABASE_URL; a worker per CPU.
 TEST_WORKERS ?= auto
 test: $(INSTALLED)
-	$(BIN)/pytest -n $(TEST_WORKERS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

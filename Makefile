@@ -19,8 +19,10 @@ install: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/fleet serve
 
-## The whole suite on a real PostgreSQL: embedded, or TEST_DATABASE_URL; a worker per CPU.
-TEST_WORKERS ?= auto
+## The whole suite on a real PostgreSQL: embedded, or TEST_DATABASE_URL. One worker more than
+## CPUs: a fifth of the suite is waiting (for servers to start and stop, for the browser), and
+## the extra worker fills it; an idle worker takes tests queued on a busy one (worksteal).
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1)')
 test: $(INSTALLED)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from werkzeug.serving import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -141,7 +142,14 @@ def eventually(read: Callable[[], T], expected: Any, timeout: float = 10.0) -> T
     the assertion otherwise."""
     deadline = time.monotonic() + timeout
     while True:
-        value = read()
+        try:
+            value = read()
+        except StaleElementReferenceException:
+            # The page redrew what `read` was reading (a refresh, a re-render): read it again.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+            continue
         if value == expected or time.monotonic() > deadline:
             assert value == expected
             return value

@@ -128,16 +128,18 @@ def echo_server(directory: Path) -> tuple[subprocess.Popen[bytes], Http]:
         raise
 
 
-def alternate(measures: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
-    """Each measure's milliseconds: warmed up, then all in turns of PROGRESS_BLOCK calls up to
+def alternate(
+    measures: dict[str, Callable[[], float]], *, block: int = PROGRESS_BLOCK
+) -> dict[str, list[float]]:
+    """Each measure's milliseconds: warmed up, then all in turns of `block` calls up to
     PROGRESS_CALLS each, so a burst of outside load hits them all."""
     for once in measures.values():
         for _ in range(WARMUP_CALLS):
             once()
     figures: dict[str, list[float]] = {name: [] for name in measures}
-    for _ in range(PROGRESS_CALLS // PROGRESS_BLOCK):
+    for _ in range(PROGRESS_CALLS // block):
         for name, once in measures.items():
-            figures[name].extend(once() for _ in range(PROGRESS_BLOCK))
+            figures[name].extend(once() for _ in range(block))
     return figures
 
 

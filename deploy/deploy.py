@@ -31,7 +31,6 @@ runs none: it needs no gcloud. Standard library only, so it runs in the gcloud i
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shlex
 import subprocess
@@ -40,7 +39,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,9 +48,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "deploy"))
 
 import gateway  # noqa: E402
+from arguments import parser  # noqa: E402
 from scheduler import scheduled, scheduler_steps  # noqa: E402
 from stage import stage  # noqa: E402
-from steps import PlanError, Step  # noqa: E402
+from steps import PlanError, Step, run  # noqa: E402
 
 from shared.registry import FUNCTIONS, Function  # noqa: E402
 
@@ -226,95 +225,8 @@ def print_plan(steps: Sequence[Step]) -> None:
         print(step.render())
 
 
-def _call(step: Step, env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    # The argv is this script's own list (no shell); its values come from our flags.
-    return subprocess.run(step.argv, env=env, text=True, cwd=ROOT, **kwargs)  # noqa: S603
-
-
-def run(steps: Sequence[Step]) -> None:
-    captured: dict[str, str] = {}
-    found = False
-    for step in steps:
-        if step.when_found is not None and step.when_found != found:
-            continue
-        if step.capture_as and step.capture_as in os.environ:
-            continue  # given already (Cloud Build's secretEnv, say)
-        print(f"+ {step.render()}", file=sys.stderr, flush=True)
-        env = {**os.environ, **captured, **step.env}
-        if step.capture_as:
-            result = _call(step, env, check=True, stdout=subprocess.PIPE)
-            captured[step.capture_as] = result.stdout.strip()
-        elif step.probe:
-            probed = _call(step, env, capture_output=True, check=False)
-            found = probed.returncode == 0
-        else:
-            _call(step, env, check=True)
-
-
-def _warm_instances(text: str) -> tuple[str, int]:
-    name, _, count = text.partition("=")
-    if not name or not count.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=N (e.g. update_progress=1)")
-    return name, int(count)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--region", required=True)
-    parser.add_argument("--instance", required=True, help="connection name project:region:name")
-    parser.add_argument("--timezone", default="UTC", help="FLEET_TIMEZONE (IANA name)")
-    parser.add_argument("--ip-type", choices=("PUBLIC", "PRIVATE", "PSC"), default="PUBLIC")
-    parser.add_argument("--vpc-connector", help="Serverless VPC Access connector (PRIVATE/PSC)")
-    parser.add_argument("--db-name", default="fleet")
-    parser.add_argument("--db-user", default="fleet")
-    parser.add_argument("--db-secret", default="fleet-db-pass", help="Secret Manager secret")
-    parser.add_argument(
-        "--iam-auth", action="store_true", help="IAM database auth: no password, no secret"
-    )
-    parser.add_argument("--runtime-sa", help="default fleet-runtime@PROJECT.iam...")
-    parser.add_argument("--scheduler-sa", help="default fleet-scheduler@PROJECT.iam...")
-    parser.add_argument("--gateway-sa", help="default fleet-gateway@PROJECT.iam...")
-    parser.add_argument(
-        "--gateway-region", help="the gateway's region, default --region (not every region has one)"
-    )
-    parser.add_argument(
-        "--gateway-config",
-        type=Path,
-        metavar="FILE",
-        help="the API config, written already by deploy/gateway.py (Cloud Build's step)",
-    )
-    parser.add_argument(
-        "--identity-api-key",
-        help="Identity Platform's Web API key: the console's email and password sign-in "
-        "(without it the console asks for an ID token to be pasted)",
-    )
-    parser.add_argument("--db-max-connections", type=int, default=100)
-    parser.add_argument("--db-reserved-connections", type=int, default=10)
-    parser.add_argument("--python", default=sys.executable, help="runs the migration")
-    parser.add_argument("--skip-migrate", action="store_true", help="migrated already")
-    parser.add_argument(
-        "--rollback",
-        action="store_true",
-        help="redeploying older code: no migration, no cold-start migration (schema stays ahead)",
-    )
-    parser.add_argument(
-        "--min-instances",
-        type=_warm_instances,
-        action="append",
-        default=[],
-        metavar="NAME=N",
-        help="keep N instances of function NAME warm (no cold start; billed while idle); "
-        "repeatable, default 0 for every function",
-    )
-    parser.add_argument("--pin-installed", action="store_true", help="pin installed versions")
-    parser.add_argument("--dry-run", action="store_true", help="print the commands, run none")
-    parser.add_argument("--stage-only", type=Path, metavar="DIR", help="stage into DIR, stop")
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser(__doc__.splitlines()[0]).parse_args(argv)
     args.min_instances = dict(args.min_instances)
     accounts = f"{args.project}.iam.gserviceaccount.com"
     args.runtime_sa = args.runtime_sa or f"fleet-runtime@{accounts}"
@@ -341,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise PlanError(f"--gateway-config {args.gateway_config}: no such file")
         with tempfile.TemporaryDirectory(prefix="fleet-deploy-") as tmp:
             source = stage(Path(tmp) / "source", pin_installed=args.pin_installed)
-            run(plan(args, source, args.gateway_config or Path(tmp) / "gateway.json"))
+            run(plan(args, source, args.gateway_config or Path(tmp) / "gateway.json"), cwd=ROOT)
     except PlanError as exc:
         print(f"deploy: {exc}", file=sys.stderr)
         return 2

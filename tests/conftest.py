@@ -27,6 +27,7 @@ from tests.helpers import (
     use_database,
     using_database,
 )
+from tests.tokens import USERS_PROJECT, Issuer
 
 # Still importable from here by tests that have not moved to tests.helpers.
 __all__ = ["Databases", "use_database"]
@@ -137,3 +138,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     `make test`'s workers (pytest-xdist) the long ones start early and the short ones fill in
     behind them, instead of one long test ending the run alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture
+def users() -> Iterator[Issuer]:
+    """Identity Platform's issuer of USERS_PROJECT's end users: an RSA key of the test's, its JWKS
+    on 127.0.0.1 (tests/tokens.py)."""
+    issuer = Issuer(f"https://securetoken.google.com/{USERS_PROJECT}")
+    yield issuer
+    issuer.close()

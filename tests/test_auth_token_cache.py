@@ -7,7 +7,7 @@ counts its calls (it still does all the work when called)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -18,9 +18,8 @@ from shared.auth.keys import MAX_AGE_SECONDS
 from shared.auth.settings import AuthSettings
 from shared.auth.tokens import LEEWAY_SECONDS, Verifier
 from shared.errors import Unauthenticated
+from tests.tokens import USERS_PROJECT as PROJECT
 from tests.tokens import Clock, Issuer
-
-PROJECT = "fleet-project"
 
 
 class WallClock:
@@ -31,13 +30,6 @@ class WallClock:
 
     def __call__(self) -> float:
         return time.time() + self.ahead
-
-
-@pytest.fixture
-def users() -> Iterator[Issuer]:
-    issuer = Issuer(f"https://securetoken.google.com/{PROJECT}")
-    yield issuer
-    issuer.close()
 
 
 @pytest.fixture

@@ -18,19 +18,12 @@ from shared.auth.settings import AuthSettings
 from shared.auth.tokens import LEEWAY_SECONDS, Verifier, bearer_token
 from shared.errors import Unauthenticated
 from shared.settings import Settings
+from tests.tokens import USERS_PROJECT as PROJECT
 from tests.tokens import Clock, Issuer
 
-PROJECT = "fleet-project"
 FUNCTION_URL = "https://europe-west1-fleet-project.cloudfunctions.net/snapshot_daily"
 SCHEDULER = "scheduler@fleet-project.iam.gserviceaccount.com"
 BACKEND = "backend@fleet-project.iam.gserviceaccount.com"
-
-
-@pytest.fixture
-def users() -> Iterator[Issuer]:
-    issuer = Issuer(f"https://securetoken.google.com/{PROJECT}")
-    yield issuer
-    issuer.close()
 
 
 @pytest.fixture

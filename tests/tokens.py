@@ -30,6 +30,10 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+# The project of the `users` fixture (tests/conftest.py): its issuer and its tokens' audience.
+USERS_PROJECT = "fleet-project"
+
+
 class Issuer:
     """Signs with the key of `kid`; serves the public keys of `published` as its JWKS and
     counts the requests for it. `failing` makes the JWKS endpoint answer 503."""

@@ -120,9 +120,6 @@ class _VerifiedTokens:
         self._tokens: OrderedDict[str, _Verified] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self._tokens)
-
     def get(self, token: str) -> _Verified | None:
         with self._lock:
             verified = self._tokens.get(token)

@@ -63,7 +63,7 @@ def check_pg8000() -> None:
 
 
 # pg8000 rewrites every statement's %s into $1, $2, ... on every execute, scanning it character
-# by character in Python: 35-40 us for the progress event's one statement, a tenth of what our
+# by character in Python: ~30 us for the progress event's one statement, a tenth of what our
 # code spends on the event. For the `format` paramstyle (SQLAlchemy's for pg8000) the rewritten
 # text depends on the statement's text alone and the values pass through as they are, so the
 # text is rewritten once. Statements longer than this are rewritten each time, as before: a

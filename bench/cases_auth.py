@@ -38,6 +38,12 @@ ADDED_MS_GOAL = 0.1
 DRIVER = "auth-000001"
 
 
+def refusal_status(client: Http, headers: dict[str, str]) -> int:
+    body = {"driver_id": DRIVER, "deliveries": 1}
+    status, _ = client.call("POST", "/update_progress", body, headers)
+    return status
+
+
 def progress_auth(url: str, directory: Path, *, threads: int) -> Result:
     day = today(url)
     run_sql(url, sql.LOAD_DRIVERS, params=("auth-", 1))
@@ -64,8 +70,8 @@ def progress_auth(url: str, directory: Path, *, threads: int) -> Result:
         return (time.perf_counter() - started) * 1000
 
     app_token = issuer.driver_token(DRIVER)
-    header, claims, signature = app_token.split(".")
-    altered = f"{header}.{claims}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
+    # The same token with the end of its signature changed.
+    altered = app_token[:-4] + ("BBBB" if app_token.endswith("AAAA") else "AAAA")
 
     def post_once(client: Http, token: str | None) -> float:
         body = {"driver_id": DRIVER, "deliveries": 1, "event_id": uuid.uuid4().hex}
@@ -80,10 +86,8 @@ def progress_auth(url: str, directory: Path, *, threads: int) -> Result:
     try:
         # Refused when the server checks tokens per request (nothing is written).
         refusals = [
-            auth_client.call("POST", "/update_progress", {"driver_id": DRIVER, "deliveries": 1}, h)[
-                0
-            ]
-            for h in ({}, {"Authorization": f"Bearer {altered}"})
+            refusal_status(auth_client, headers)
+            for headers in ({}, {"Authorization": f"Bearer {altered}"})
         ]
         # Call by call, ours and the floor only: each server is called every other call, so
         # neither sits idle longer than the other (in blocks, the servers' difference moved by

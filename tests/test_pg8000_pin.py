@@ -4,6 +4,7 @@ statements rewritten once are rewritten exactly as pg8000 rewrites them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from pathlib import Path
 
@@ -106,3 +107,40 @@ def test_a_moved_placeholder_rewriting_is_named(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(pg8000_speedups, "_convert_paramstyle", lambda query, args: None)
     with pytest.raises(Pg8000Mismatch, match="convert_paramstyle"):
         check_pg8000()
+
+
+@pytest.mark.parametrize("text", ["2026-12-01", "0099-01-01", "infinity", "-infinity"])
+def test_dates_are_read_as_pg8000_reads_them(text: str) -> None:
+    assert pg8000_speedups._date_in(text) == pg8000.converters.date_in(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-01 14:43:05.123456+00",
+        "2026-12-01 14:43:05.12+00",
+        "2026-12-01 14:43:05+00",
+        "2026-12-01 14:43:05.5+05:30",
+        "infinity",
+        "-infinity",
+    ],
+)
+def test_times_are_read_as_pg8000_reads_them(text: str) -> None:
+    ours, theirs = pg8000_speedups._timestamptz_in(text), pg8000.converters.timestamptz_in(text)
+    assert ours == theirs
+    if isinstance(ours, dt.datetime):
+        assert ours.utcoffset() == theirs.utcoffset()
+
+
+def test_an_engine_reads_dates_and_times_from_the_database(engine: Engine) -> None:
+    statement = sa.text(
+        "SELECT DATE '2026-12-01', TIMESTAMPTZ '2026-12-01 14:43:05.5+00',"
+        " DATE 'infinity', TIMESTAMPTZ '-infinity'"
+    )
+    with engine.connect() as conn:
+        row = conn.execute(statement).one()
+        readers = conn.connection.dbapi_connection.pg_types
+    assert readers[pg8000.converters.DATE] is pg8000_speedups._date_in
+    assert readers[pg8000.converters.TIMESTAMPTZ] is pg8000_speedups._timestamptz_in
+    expected_time = dt.datetime(2026, 12, 1, 14, 43, 5, 500000, tzinfo=dt.UTC)
+    assert tuple(row) == (dt.date(2026, 12, 1), expected_time, "infinity", "-infinity")

@@ -1,5 +1,6 @@
 """pg8000 with fewer round trips and less work per statement: the dialect, the connection
-subclass, prepared statements, and placeholders rewritten once per statement text.
+subclass, prepared statements, placeholders rewritten once per statement text, and dates and
+times read without strptime.
 
 They lean on pg8000 members that are not its public API (`_in_transaction`, `execute_simple`,
 `execute_unnamed`, `prepare_statement`, `execute_named`, `handle_messages`, `py_types`,
@@ -11,6 +12,7 @@ first request in some other way.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import inspect
 import time
@@ -55,6 +57,10 @@ def check_pg8000() -> None:
         raise Pg8000Mismatch(f"pg8000 {version}: Connection._in_transaction has moved")
     if tuple(inspect.signature(pg8000.converters.make_params).parameters) != ("py_types", "values"):
         raise Pg8000Mismatch(f"pg8000 {version}: converters.make_params has moved")
+    converters = ("date_in", "timestamptz_in", "DATE", "TIMESTAMPTZ")
+    for name in converters:
+        if not hasattr(pg8000.converters, name):
+            raise Pg8000Mismatch(f"pg8000 {version}: converters.{name} has moved")
     if (
         tuple(inspect.signature(_convert_paramstyle).parameters) != ("style", "query", "args")
         or "convert_paramstyle" not in pg8000.dbapi.Cursor.execute.__code__.co_names
@@ -159,8 +165,29 @@ class FewerRoundTripsDialect(PGDialect_pg8000):
 registry.register("postgresql.fleet_pg8000", __name__, "FewerRoundTripsDialect")
 
 
+def _date_in(text: str) -> Any:
+    """pg8000's date_in without strptime: PostgreSQL writes a date as YYYY-MM-DD (DateStyle
+    ISO), which date.fromisoformat reads in 0.1 us where strptime takes ~4 us and a lock every
+    thread shares; what it cannot read (infinity, a year past 9999) goes to pg8000's own."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return pg8000.converters.date_in(text)
+
+
+def _timestamptz_in(text: str) -> Any:
+    """pg8000's timestamptz_in without strptime (~8 us a value): `2026-12-01 14:43:05.12+00`
+    is ISO 8601 to datetime.fromisoformat; anything else goes to pg8000's own."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return pg8000.converters.timestamptz_in(text)
+    return value if value.tzinfo is not None else pg8000.converters.timestamptz_in(text)
+
+
 class FleetConnection(pg8000.dbapi.Connection):  # type: ignore[misc]
-    """pg8000's connection, with what FewerRoundTripsDialect needs and one fix.
+    """pg8000's connection, with what FewerRoundTripsDialect needs, dates and times read by
+    _date_in and _timestamptz_in, and one fix.
 
     The fix: pg8000 turns socket failures into InterfaceError("network error"), which
     SQLAlchemy takes for a disconnect, except a reset on the first read of a reply: that
@@ -177,12 +204,22 @@ class FleetConnection(pg8000.dbapi.Connection):  # type: ignore[misc]
     prepare_next = False
     _prepared: dict[tuple[str, tuple[int, ...]], tuple[bytes, Any, Any]] | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_times_fast()
+
     @classmethod
     def adopt(cls, conn: Any) -> FleetConnection:
         if type(conn) is not pg8000.dbapi.Connection:
             raise TypeError(f"expected pg8000's connection, got {type(conn).__name__}")
         conn.__class__ = cls
-        return cast(FleetConnection, conn)
+        adopted = cast(FleetConnection, conn)
+        adopted._read_times_fast()
+        return adopted
+
+    def _read_times_fast(self) -> None:
+        self.register_in_adapter(pg8000.converters.DATE, _date_in)
+        self.register_in_adapter(pg8000.converters.TIMESTAMPTZ, _timestamptz_in)
 
     def seconds_since_reply(self) -> float:
         return time.monotonic() - self.last_reply_at

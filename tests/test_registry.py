@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import shlex
 import subprocess
 import sys
@@ -38,6 +39,43 @@ def test_main_exports_exactly_the_registry() -> None:
     assert all(getattr(main, name).__name__ == name for name in registry.NAMES)
     with pytest.raises(AttributeError):
         _ = main.not_a_function
+
+
+_FIRST_IMPORT_PROBE = """
+import gc, json, sys
+import functions_framework
+import main
+disabled_before = sys.argv[1] == "disabled"
+if disabled_before:
+    gc.disable()
+before = sum(generation["collections"] for generation in gc.get_stats())
+main.update_progress
+print(json.dumps({
+    "collections": sum(g["collections"] for g in gc.get_stats()) - before,
+    "enabled": gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
+}))
+"""
+
+
+@pytest.mark.parametrize("collector", ["enabled", "disabled"])
+def test_an_entry_points_import_runs_no_collection_and_leaves_the_collector_as_it_was(
+    collector: str,
+) -> None:
+    # A fresh interpreter: this one imported every function already.
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_IMPORT_PROBE, collector],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    probe = json.loads(done.stdout)
+    assert probe["collections"] == 0
+    assert probe["enabled"] is (collector == "enabled")
+    # What the import built is frozen: tens of thousands of objects, not a handful.
+    assert probe["frozen"] > 10_000
 
 
 def test_an_unknown_name_says_which_functions_there_are() -> None:

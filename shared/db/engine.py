@@ -18,6 +18,7 @@ from shared.db.pg8000_speedups import (
     check_pg8000,
     rewrite_statements_once,
 )
+from shared.imports import lasting_import
 from shared.settings import Settings
 
 
@@ -32,8 +33,11 @@ ConnectorFactory = Callable[..., ConnectorLike]
 
 def _default_connector_factory(**kwargs: Any) -> ConnectorLike:
     # Imported here: the connector pulls in google-auth and aiohttp, which local runs never need
-    # and which would otherwise add to every cold start's import time.
-    from google.cloud.sql.connector import Connector
+    # and which would otherwise add to every cold start's import time. What other requests
+    # hold at that moment is frozen with it: still freed when its last reference goes, only a
+    # reference cycle among it stays until the instance stops.
+    with lasting_import():
+        from google.cloud.sql.connector import Connector
 
     connector: ConnectorLike = Connector(**kwargs)
     return connector

@@ -7,10 +7,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth.settings import AuthSettings
 from shared.console.settings import ConsoleSettings
+from shared.environment import EnvironmentSettings
 
 DEFAULT_RETENTION_DAYS = 30
 
@@ -27,9 +27,7 @@ WEBHOOK_SEND_GRACE_SECONDS = 1.0
 WEBHOOK_BATCH_OVERHEAD_SECONDS = 2 * WEBHOOK_DB_STEP_SECONDS + WEBHOOK_SEND_GRACE_SECONDS
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
+class Settings(EnvironmentSettings):
     # Where the database is. In the cloud: INSTANCE_CONNECTION_NAME (Cloud SQL connector).
     # Locally: DATABASE_URL, else the earlier service's DB_HOST/DB_PORT/... variables.
     instance_connection_name: str | None = None

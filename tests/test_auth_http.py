@@ -29,7 +29,9 @@ def callers() -> Iterator[Callers]:
 
 
 @pytest.fixture(scope="module")
-def server(app: Any) -> Iterator[BaseWSGIServer]:
+def server(app: Any, callers: Callers) -> Iterator[BaseWSGIServer]:
+    """The functions over real HTTP, checking callers against `callers`' issuers: a test that
+    sends no token still needs AUTH_MODE=jwt set, whichever test ran before it."""
     served = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=served.serve_forever, kwargs={"poll_interval": 0.01})
     thread.start()

@@ -314,7 +314,6 @@ def test_staged_source_imports_every_entry_point_in_a_fresh_interpreter(tmp_path
         "pg8000",
         "sqlalchemy",
         "pydantic",
-        "pydantic-settings",
         "pyjwt",
     }
 

@@ -8,11 +8,12 @@ misconfigured instance stops at start-up rather than refusing its first request.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.environment import EnvironmentSettings
 
 ServiceRole = Literal["scheduler", "admin"]
 
@@ -45,8 +46,8 @@ def _comma_separated(value: Any) -> Any:
     return value
 
 
-class AuthSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore", frozen=True)
+class AuthSettings(EnvironmentSettings):
+    env_prefix: ClassVar[str] = "AUTH_"
 
     # off: every call is let in (the local default; `make run` says so). jwt: every call must
     # carry a token that verifies, and the three settings below say against what.
@@ -58,13 +59,13 @@ class AuthSettings(BaseSettings):
     jwks_url: str | None = None
 
     # Service accounts by verified email: `email=role,email=role`, role scheduler or admin.
-    service_accounts: Annotated[dict[str, ServiceRole], NoDecode] = Field(default_factory=dict)
+    service_accounts: dict[str, ServiceRole] = Field(default_factory=dict)
     google_issuer: str = GOOGLE_ISSUER
     google_jwks_url: str = GOOGLE_JWKS_URL
     # What a service account's token must be addressed to: the function's URL, as Cloud
     # Scheduler's --oidc-token-audience is (pitfalls #21); comma-separated, since a gen2
     # function answers at its cloudfunctions.net and its run.app URL alike.
-    google_audience: Annotated[tuple[str, ...], NoDecode] = ()
+    google_audience: tuple[str, ...] = ()
 
     @property
     def summary(self) -> str:

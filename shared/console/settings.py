@@ -12,12 +12,13 @@ tests can point them at a fake on 127.0.0.1; they go into the page's Content-Sec
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth.settings import check_jwks_url
+from shared.environment import EnvironmentSettings
 
 IDENTITY_TOOLKIT_URL = "https://identitytoolkit.googleapis.com"
 REFRESH_API_URL = "https://securetoken.googleapis.com"
@@ -36,8 +37,8 @@ def _origin(url: str, name: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class ConsoleSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore", frozen=True)
+class ConsoleSettings(EnvironmentSettings):
+    env_prefix: ClassVar[str] = "CONSOLE_"
 
     # Identity Platform's Web API key (the project's "Browser key"). Unset: the page has no
     # sign-in form; with AUTH_MODE=jwt it asks for an ID token to be pasted instead.

@@ -49,7 +49,15 @@ class CloudLoggingFormatter(logging.Formatter):
 
 
 def configure() -> None:
-    """Sends the `shared` and `functions` loggers to stdout as JSON, once."""
+    """Sends the `shared` and `functions` loggers to stdout as JSON, once.
+
+    What no line here shows is not collected for every record either (the logging HOWTO's
+    "Optimization": the caller's file and line, the thread, the process): ~16 us of each
+    request's one line (bench: progress_p50's no_http)."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(CloudLoggingFormatter())
     for name in ("shared", "functions"):

@@ -210,7 +210,21 @@ def _past_ping_window(engine: Engine) -> None:
     time.sleep(engine.dialect.ping_after_idle + 0.1)  # type: ignore[attr-defined]
 
 
-def test_killed_idle_pooled_connections_are_replaced(fresh_engine: Engine, client: Any) -> None:
+def _read_or_progress(client: Any, how: str, driver_id: str) -> Any:
+    """A call on SQLAlchemy's path (get_targets) or on the hot path's own, straight through
+    pg8000's cursor (one progress event: shared.db.transactions.prepared_statement)."""
+    if how == "get_targets":
+        return get(client, "get_targets", driver_id=driver_id)
+    return post(client, "update_progress", {"driver_id": driver_id, "deliveries": 1})
+
+
+PATHS = ["get_targets", "update_progress"]
+
+
+@pytest.mark.parametrize("how", PATHS)
+def test_killed_idle_pooled_connections_are_replaced(
+    fresh_engine: Engine, client: Any, how: str
+) -> None:
     driver_id = new_driver_id()
     assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
     pids = _fill_pool(fresh_engine)
@@ -219,28 +233,33 @@ def test_killed_idle_pooled_connections_are_replaced(fresh_engine: Engine, clien
     _kill_backends(pids)
 
     for _ in range(len(pids) + 1):
-        response = get(client, "get_targets", driver_id=driver_id)
+        response = _read_or_progress(client, how, driver_id)
         assert response.status_code == 200, response.get_json()
 
 
+@pytest.mark.parametrize("how", PATHS)
 def test_connection_killed_while_busy_costs_one_503(
-    fresh_engine: Engine, client: Any, monkeypatch: pytest.MonkeyPatch
+    fresh_engine: Engine, client: Any, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     """A connection that heard from the server within DB_PING_AFTER_IDLE_SECONDS is used
     without a ping. If the server killed it in between, that one call answers 503 (the caller
-    retries), SQLAlchemy discards the pool's older connections, and the next call succeeds."""
+    retries), the pool's older connections are discarded, and the next call succeeds."""
     # A window no slow machine overruns between the kill and the next call.
     monkeypatch.setattr(fresh_engine.dialect, "ping_after_idle", 60.0)
     driver_id = new_driver_id()
     assert post(client, "set_targets", [{"driver_id": driver_id}]).status_code == 200
     _kill_backends(_fill_pool(fresh_engine))
 
-    response = get(client, "get_targets", driver_id=driver_id)
+    response = _read_or_progress(client, how, driver_id)
     assert response.status_code == 503, response.get_json()
     assert response.get_json()["error"]["code"] == "database_unavailable"
     for _ in range(fresh_engine.pool.size() + 1):  # type: ignore[attr-defined]
-        response = get(client, "get_targets", driver_id=driver_id)
+        response = _read_or_progress(client, how, driver_id)
         assert response.status_code == 200, response.get_json()
+    if how == "update_progress":
+        # The 503's event was not counted; every 200 was, once.
+        body = get(client, "get_targets", driver_id=driver_id).get_json()
+        assert body["current_deliveries"] == fresh_engine.pool.size() + 1  # type: ignore[attr-defined]
 
 
 class ResettingProxy:
@@ -303,8 +322,9 @@ class ResettingProxy:
                 client.close()
 
 
+@pytest.mark.parametrize("how", PATHS)
 def test_connections_reset_mid_reply_are_replaced(
-    databases: Any, app: Any, session_database: str
+    databases: Any, app: Any, session_database: str, how: str
 ) -> None:
     url = databases.create()
     proxy = ResettingProxy(pg8000_params_from_url(url))
@@ -324,7 +344,7 @@ def test_connections_reset_mid_reply_are_replaced(
             _past_ping_window(engine)
             proxy.reset_open_connections()
             for _ in range(pool_size + 1):
-                response = get(client, "get_targets", driver_id=driver_id)
+                response = _read_or_progress(client, how, driver_id)
                 assert response.status_code == 200, response.get_json()
             assert proxy.resets >= 1
     finally:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from shared.auth.scope import EVERYONE, Scope
 from shared.db.pg8000_speedups import PREPARED
-from shared.db.transactions import single_statement, transaction
+from shared.db.transactions import FetchOne, prepared_statement, transaction
 from shared.db.translate import translate
 from shared.errors import Conflict, InvalidInput
 from shared.fleet.progress.requests import ProgressEvent
@@ -30,24 +30,15 @@ _LOCK_DRIVERS = sa.text(
     " ORDER BY driver_id FOR NO KEY UPDATE"
 )
 
-# The hot path: one statement, prepared once per connection (see shared.db.PREPARED).
-# The caller's scope rides along as two more values (repeatable/progress.sql checks the team
-# on the driver's row it locks anyway): no statement is added for it. Its columns are declared,
-# so SQLAlchemy reads the rows by position with what it worked out on the first execution
-# (a bare text() has it match the cursor's column names again on every one: ~28 us an event).
+# The hot path: one statement, prepared once per connection (see shared.db.PREPARED), written
+# with pg8000's placeholders: a single event runs it through shared.db.transactions'
+# prepared_statement, a batch through its transaction's connection. The caller's scope rides
+# along as two more values (repeatable/progress.sql checks the team on the driver's row it
+# locks anyway): no statement is added for it.
 _RECORD = (
-    sa.text(
-        "SELECT replayed, business_date, day_closed, deliveries, revenue, status"
-        " FROM record_progress(:driver_id, :deliveries, :revenue, :status, :event_id,"
-        " CAST(:occurred_at AS timestamptz), :tz, CAST(:scope_teams AS text[]), :recorded_by)"
-    )
-    .columns(
-        *map(
-            sa.column,
-            ("replayed", "business_date", "day_closed", "deliveries", "revenue", "status"),
-        )
-    )
-    .execution_options(**PREPARED)
+    "SELECT replayed, business_date, day_closed, deliveries, revenue, status"
+    " FROM record_progress(%s, %s, %s, %s, %s, CAST(%s AS timestamptz), %s,"
+    " CAST(%s AS text[]), %s)"
 )
 
 
@@ -77,35 +68,49 @@ def _check_occurred_at(
         )
 
 
-def _apply(conn: Connection, event: ProgressEvent, timezone: str, scope: Scope) -> dict[str, Any]:
-    row = conn.execute(
+def _apply(
+    fetch_one: FetchOne, event: ProgressEvent, timezone: str, scope: Scope
+) -> dict[str, Any]:
+    replayed, business_date, day_closed, deliveries, revenue, status = fetch_one(
         _RECORD,
-        {
-            "driver_id": event.driver_id,
-            "deliveries": event.deliveries,
-            "revenue": event.revenue,
-            "status": event.status,
-            "event_id": event.event_id,
-            "occurred_at": event.occurred_at,
-            "tz": timezone,
-            "scope_teams": None if scope.teams is None else list(scope.teams),
-            "recorded_by": scope.principal,
-        },
-    ).one()
+        (
+            event.driver_id,
+            event.deliveries,
+            event.revenue,
+            event.status,
+            event.event_id,
+            event.occurred_at,
+            timezone,
+            None if scope.teams is None else list(scope.teams),
+            scope.principal,
+        ),
+    )
     return {
         "driver_id": event.driver_id,
         "event_id": event.event_id,
-        "replayed": row.replayed,
-        "business_date": row.business_date,
-        "day_closed": row.day_closed,
-        "current_deliveries": row.deliveries,
-        "current_revenue": row.revenue,
-        "status": row.status,
+        "replayed": replayed,
+        "business_date": business_date,
+        "day_closed": day_closed,
+        "current_deliveries": deliveries,
+        "current_revenue": revenue,
+        "status": status,
     }
 
 
+def _fetching_in(conn: Connection) -> FetchOne:
+    """FetchOne on a connection inside a transaction (a batch's)."""
+
+    def fetch_one(statement: str, parameters: Sequence[Any]) -> Sequence[Any]:
+        row: Sequence[Any] = conn.exec_driver_sql(
+            statement, tuple(parameters), execution_options=PREPARED
+        ).one()
+        return row
+
+    return fetch_one
+
+
 def _apply_all(
-    conn: Connection,
+    fetch_one: FetchOne,
     events: Sequence[ProgressEvent],
     timezone: str,
     scope: Scope,
@@ -114,7 +119,7 @@ def _apply_all(
     results = []
     for index, event in enumerate(events):
         try:
-            results.append(_apply(conn, event, timezone, scope))
+            results.append(_apply(fetch_one, event, timezone, scope))
         except DBAPIError as exc:
             translated = translate(exc)
             if translated is None:
@@ -157,8 +162,8 @@ def record_progress(
             event, field_of(index, "occurred_at"), now=now, timezone=zone, late_days=late_days
         )
     if len(events) == 1:
-        with single_statement(engine) as conn:
-            return _apply_all(conn, events, timezone, scope, field_of)
+        with prepared_statement(engine) as fetch_one:
+            return _apply_all(fetch_one, events, timezone, scope, field_of)
     with transaction(engine) as conn:
         conn.execute(_LOCK_DRIVERS, {"driver_ids": sorted({e.driver_id for e in events})})
-        return _apply_all(conn, events, timezone, scope, field_of)
+        return _apply_all(_fetching_in(conn), events, timezone, scope, field_of)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolProxiedConnection
 
 from shared import errors
-from shared.db.pg8000_speedups import FleetConnection
+from shared.db.pg8000_speedups import PREPARED, FleetConnection
 from shared.db.translate import translated_errors
 
 
@@ -46,8 +46,8 @@ class FetchOne(Protocol):
 @contextmanager
 def prepared_statement(engine: Engine) -> Iterator[FetchOne]:
     """single_statement for the hot path: `fetch_one(statement, parameters)` runs a statement
-    written with pg8000's `%s` placeholders as a prepared statement (shared.db.PREPARED) and
-    returns its one row, straight through pg8000's cursor on a pooled connection, without
+    written with pg8000's `%s` placeholders as a prepared statement (pg8000_speedups.PREPARED)
+    and returns its one row, straight through pg8000's cursor on a pooled connection, without
     SQLAlchemy's execution context and result objects (~0.12 ms of CPU an event, bench:
     progress_p50). The same pool, pre-ping and autocommit switch (the dialect's own); a
     driver error leaves as SQLAlchemy would raise it, wrapped in DBAPIError, with a broken
@@ -95,6 +95,19 @@ def prepared_statement(engine: Engine) -> Iterator[FetchOne]:
             if fairy.is_valid:
                 dialect.reset_isolation_level(dbapi_connection)
             fairy.close()
+
+
+def prepared_on(conn: Connection) -> FetchOne:
+    """prepared_statement's `fetch_one` on a connection SQLAlchemy holds (a transaction's): the
+    same statements, through SQLAlchemy's execution and error handling."""
+
+    def fetch_one(statement: str, parameters: Sequence[Any]) -> Sequence[Any]:
+        row: Sequence[Any] = conn.exec_driver_sql(
+            statement, tuple(parameters), execution_options=PREPARED
+        ).one()
+        return row
+
+    return fetch_one
 
 
 def _checkout(engine: Engine) -> PoolProxiedConnection:

@@ -8,12 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from shared.auth.scope import EVERYONE, Scope
-from shared.db.pg8000_speedups import PREPARED
-from shared.db.transactions import FetchOne, prepared_statement, transaction
+from shared.db.transactions import FetchOne, prepared_on, prepared_statement, transaction
 from shared.db.translate import translate
 from shared.errors import Conflict, InvalidInput
 from shared.fleet.progress.requests import ProgressEvent
@@ -30,11 +29,11 @@ _LOCK_DRIVERS = sa.text(
     " ORDER BY driver_id FOR NO KEY UPDATE"
 )
 
-# The hot path: one statement, prepared once per connection (see shared.db.PREPARED), written
-# with pg8000's placeholders: a single event runs it through shared.db.transactions'
-# prepared_statement, a batch through its transaction's connection. The caller's scope rides
-# along as two more values (repeatable/progress.sql checks the team on the driver's row it
-# locks anyway): no statement is added for it.
+# The hot path: one statement, prepared once per connection, written with pg8000's placeholders:
+# a single event runs it through shared.db.transactions' prepared_statement, a batch through
+# prepared_on its transaction's connection. The caller's scope rides along as two more values
+# (repeatable/progress.sql checks the team on the driver's row it locks anyway): no statement
+# is added for it.
 _RECORD = (
     "SELECT replayed, business_date, day_closed, deliveries, revenue, status"
     " FROM record_progress(%s, %s, %s, %s, %s, CAST(%s AS timestamptz), %s,"
@@ -97,18 +96,6 @@ def _apply(
     }
 
 
-def _fetching_in(conn: Connection) -> FetchOne:
-    """FetchOne on a connection inside a transaction (a batch's)."""
-
-    def fetch_one(statement: str, parameters: Sequence[Any]) -> Sequence[Any]:
-        row: Sequence[Any] = conn.exec_driver_sql(
-            statement, tuple(parameters), execution_options=PREPARED
-        ).one()
-        return row
-
-    return fetch_one
-
-
 def _apply_all(
     fetch_one: FetchOne,
     events: Sequence[ProgressEvent],
@@ -166,4 +153,4 @@ def record_progress(
             return _apply_all(fetch_one, events, timezone, scope, field_of)
     with transaction(engine) as conn:
         conn.execute(_LOCK_DRIVERS, {"driver_ids": sorted({e.driver_id for e in events})})
-        return _apply_all(_fetching_in(conn), events, timezone, scope, field_of)
+        return _apply_all(prepared_on(conn), events, timezone, scope, field_of)

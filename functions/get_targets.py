@@ -9,7 +9,7 @@ import functions_framework
 
 from shared.auth.scope import current_scope
 from shared.db.instance import get_engine
-from shared.fleet.targets import export
+from shared.fleet.targets import export, summary
 from shared.fleet.targets import operations as targets
 from shared.fleet.targets.replies import DriverProgress
 from shared.fleet.targets.requests import TargetsQuery
@@ -27,7 +27,7 @@ def get_targets(request: flask.Request) -> Reply:
     timezone = get_settings().fleet_timezone
     scope = current_scope()
     if query.summary:
-        return targets.fleet_summary(get_engine(), timezone=timezone, team=query.team, scope=scope)
+        return summary.fleet_summary(get_engine(), timezone=timezone, team=query.team, scope=scope)
     as_csv = csv_reply.wants_csv(request, query.format)
     if query.driver_id is not None:
         driver = targets.get_driver(get_engine(), query.driver_id, timezone=timezone, scope=scope)

@@ -13,6 +13,7 @@ from shared.auth.scope import current_scope
 from shared.db.instance import get_engine
 from shared.fleet import calendar
 from shared.fleet.boards import operations as boards
+from shared.fleet.boards import viewer as viewers
 from shared.fleet.boards.replies import Performer, TeamRank, row_fields
 from shared.fleet.boards.requests import TopPerformersQuery
 from shared.settings import get_settings
@@ -31,7 +32,7 @@ def top_performers(request: flask.Request) -> Reply:
     today = calendar.business_today(engine, timezone)
     start, end = window = (today, today) if query.live else query.window(today)
     scope = current_scope()
-    viewer, anonymize = boards.viewing(scope, query.viewer, query.anonymize)
+    viewer, anonymize = viewers.viewing(scope, query.viewer, query.anonymize)
     rows = boards.board(
         engine,
         window=window,
@@ -48,7 +49,7 @@ def top_performers(request: flask.Request) -> Reply:
         scope=scope,
     )
     if anonymize:
-        rows = boards.anonymized(rows)
+        rows = viewers.anonymized(rows)
     key = "teams" if query.group_by == "team" else "performers"
     if csv_reply.wants_csv(request, query.format):
         fields = row_fields(

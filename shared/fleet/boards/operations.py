@@ -4,7 +4,6 @@ window, or live over the open day."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +12,8 @@ from sqlalchemy.engine import Engine
 from shared.auth.scope import EVERYONE, Scope
 from shared.db.transactions import transaction
 from shared.errors import Forbidden
-from shared.fleet.boards.replies import MOVEMENT_FIELDS, GroupBy, row_fields
+from shared.fleet.boards.replies import MOVEMENT_FIELDS, GroupBy
+from shared.fleet.boards.viewer import unranked
 from shared.fleet.fields import Metric
 from shared.fleet.history.operations import driver_must_exist
 
@@ -233,7 +233,7 @@ def board(
 
     Only the rows of `scope`'s teams are ranked: a team-bound caller may name one of its teams
     or none (then the board is over all of them), and a viewer among its drivers; a driver sees
-    their team's drivers board, as its viewer (see `viewing`)."""
+    their team's drivers board, as its viewer (see shared.fleet.boards.viewer.viewing)."""
     if scope.driver_id is not None:
         if group_by == "team" or team is not None:
             raise Forbidden("a driver may only see their own team's drivers board")
@@ -264,7 +264,7 @@ def board(
             driver_must_exist(conn, viewer, "viewer", scope)
         rows = [dict(row) for row in conn.execute(statement, params).mappings()]
     if viewer is not None and all(row["driver_id"] != viewer for row in rows):
-        rows.append(_unranked(viewer))
+        rows.append(unranked(viewer))
     for row in rows:
         if not compare:
             for field in MOVEMENT_FIELDS:
@@ -272,32 +272,3 @@ def board(
         if viewer is not None:
             row["is_viewer"] = row["driver_id"] == viewer
     return rows
-
-
-def viewing(scope: Scope, viewer: str | None, anonymize: bool) -> tuple[str | None, bool]:
-    """The viewer and anonymize a board is asked with: as given, but a driver is always the
-    viewer of their board (they may not name another) and sees the others anonymized."""
-    if scope.driver_id is None:
-        return viewer, anonymize
-    if viewer is not None:
-        scope.own_driver(viewer, rule="view a board as themselves", field="viewer")
-    return scope.driver_id, True
-
-
-def anonymized(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every driver_id but the viewer's replaced by null."""
-    return [row if row.get("is_viewer") else {**row, "driver_id": None} for row in rows]
-
-
-def _unranked(driver_id: str) -> dict[str, Any]:
-    """The viewer's row when they worked no day in the window."""
-    row: dict[str, Any] = dict.fromkeys(row_fields("driver", compare=True, viewer=False))
-    row.update(
-        driver_id=driver_id,
-        days_worked=0,
-        total_deliveries=0,
-        total_revenue=Decimal(0),
-        days_achieved=0,
-        active_minutes=0,
-    )
-    return row

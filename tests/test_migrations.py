@@ -107,6 +107,26 @@ def test_a_failing_migration_applies_nothing(empty_database, tmp_path):
     assert public_tables(engine) == set()
 
 
+def test_migrations_run_with_their_own_timeouts_for_their_transaction_only(
+    empty_database, tmp_path
+):
+    _, engine = empty_database
+    write(
+        tmp_path,
+        "0001_seen.sql",
+        "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout,"
+        " current_setting('statement_timeout') AS statement_timeout;",
+    )
+    with engine.connect() as conn:
+        before = conn.execute(sa.text("SHOW statement_timeout")).scalar()
+    assert migrate(engine, migrations=load_migrations(tmp_path)) == ["0001_seen.sql"]
+    with engine.connect() as conn:
+        assert tuple(conn.execute(sa.text("SELECT * FROM seen")).one()) == ("1min", "0")
+        # SET LOCAL: the pooled connection's own settings are as they were.
+        assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == before
+        assert conn.execute(sa.text("SHOW lock_timeout")).scalar() == "0"
+
+
 def test_a_badly_named_file_is_refused(tmp_path):
     write(tmp_path, "1_first.sql", "SELECT 1;")
     with pytest.raises(MigrationError, match="NNNN_lower_snake"):

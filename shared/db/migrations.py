@@ -152,10 +152,15 @@ def migrate(engine: Engine, migrations: list[Migration] | None = None) -> list[s
     versioned = [m for m in migrations if not m.repeatable]
     repeatable = [m for m in migrations if m.repeatable]
     with engine.begin() as conn:
-        conn.execute(sa.text("SET LOCAL lock_timeout = '60s'"))
-        # A migration may read a whole table (an index build): not bound by the 30 s meant for
-        # requests. lock_timeout still bounds every wait, the advisory lock's included.
-        conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
+        # SET LOCAL of both, in one round trip (every cold start runs this). A migration may
+        # read a whole table (an index build): not bound by the 30 s meant for requests.
+        # lock_timeout still bounds every wait, the advisory lock's included.
+        conn.execute(
+            sa.text(
+                "SELECT set_config('lock_timeout', '60s', true),"
+                " set_config('statement_timeout', '0', true)"
+            )
+        )
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         _ensure_table(conn)
         applied = _applied(conn)
@@ -174,8 +179,9 @@ def migrate(engine: Engine, migrations: list[Migration] | None = None) -> list[s
                     sa.text("UPDATE schema_migrations SET checksum = :checksum WHERE version = :v"),
                     {"checksum": migration.checksum, "v": migration.version},
                 )
-        # Read again: a versioned file that retired an area has deleted its row.
-        applied = _applied(conn)
+        if done:
+            # Read again: a versioned file that retired an area has deleted its row.
+            applied = _applied(conn)
         _check_present(applied, repeatable, repeatable=True)
         replaced: set[str] = set()
         for migration in repeatable:

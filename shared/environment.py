@@ -22,13 +22,13 @@ from typing import Any, ClassVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, model_validator
 
 
-def _names(field_name: str, alias: Any, prefix: str) -> list[str]:
-    """The input keys a field reads, each being also its variable's name in lower case."""
+def _variables(field_name: str, alias: Any, prefix: str) -> list[tuple[str, str]]:
+    """(input key, variable name) for each variable a field reads, in the order they win."""
     if isinstance(alias, AliasChoices):
-        return [choice for choice in alias.choices if isinstance(choice, str)]
+        return [(choice, choice) for choice in alias.choices if isinstance(choice, str)]
     if isinstance(alias, str):
-        return [alias]
-    return [f"{prefix}{field_name}"]
+        return [(alias, alias)]
+    return [(field_name, f"{prefix}{field_name}")]
 
 
 class EnvironmentSettings(BaseModel):
@@ -49,10 +49,8 @@ class EnvironmentSettings(BaseModel):
                 field.annotation, EnvironmentSettings
             ):
                 continue
-            for name in _names(field_name, field.validation_alias, prefix):
-                value = environ.get(name.lower())
+            for key, variable in _variables(field_name, field.validation_alias, prefix):
+                value = environ.get(variable.lower())
                 if value is not None:
-                    # Under the prefixed name only when it is an alias; else the field's own.
-                    key = name if field.validation_alias is not None else field_name
                     found[key] = value
         return {**found, **values}
